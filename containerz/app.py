@@ -1,0 +1,119 @@
+"""Assemble and run the gRPC server: Containerz, health and reflection on one endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from containerz import errors
+from containerz.engine.base import Engine
+from containerz.engine.docker import DockerEngine
+from containerz.managers import Managers
+from containerz.server.servicer import ContainerzServicer
+from containerz.settings import Settings
+from containerz.upload import remove_stale_uploads
+from protos.gnoi.containerz import containerz_pb2, containerz_pb2_grpc
+
+log = structlog.get_logger(__name__)
+
+CONTAINERZ_SERVICE = containerz_pb2.DESCRIPTOR.services_by_name["Containerz"].full_name
+_ENGINE_CHECK_SECONDS = 2.0
+# Room for a full chunk plus the message framing around it.
+_MESSAGE_HEADROOM = 1024 * 1024
+
+
+class ContainerzServer:
+    """One gRPC endpoint serving gNOI Containerz on one engine."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine: Engine = engine or DockerEngine(settings.docker_host)
+        self.managers = Managers.on(self.engine, settings)
+        self.health = health.aio.HealthServicer()
+        max_message = settings.chunk_size + _MESSAGE_HEADROOM
+        self.grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_message),
+                ("grpc.max_send_message_length", max_message),
+            ]
+        )
+        containerz_pb2_grpc.add_ContainerzServicer_to_server(  # type: ignore[no-untyped-call]
+            ContainerzServicer(self.managers, settings.chunk_size), self.grpc
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        self._services = [CONTAINERZ_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        self._watcher: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        self.settings.prepare_directories()
+        stale = remove_stale_uploads(self.settings.uploads_dir)
+        if stale:
+            log.info("uploads.stale_removed", count=stale)
+        reflection.enable_server_reflection(self._services, self.grpc)
+        self.port = self.grpc.add_insecure_port(self.settings.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.settings.listen}: address in use or not available")
+        await self.grpc.start()
+        self._watcher = asyncio.create_task(self._watch_engine())
+        log.info(
+            "server.started",
+            listen=self.settings.listen,
+            port=self.port,
+            docker_host=self.settings.docker_host,
+            data_dir=str(self.settings.data_dir),
+        )
+        return self.port
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self.grpc.stop(grace_seconds)
+        log.info("server.stopped")
+
+    async def _watch_engine(self) -> None:
+        """Report the engine's reachability through the health service, and log each change."""
+        reachable: bool | None = None
+        while True:
+            try:
+                await asyncio.wait_for(self.engine.ping(), timeout=_ENGINE_CHECK_SECONDS)
+                now_reachable, reason = True, ""
+            except (errors.ContainerzError, TimeoutError) as exc:
+                now_reachable, reason = False, getattr(exc, "message", "no answer within 2 s")
+            if now_reachable != reachable:
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if now_reachable
+                    else (health_pb2.HealthCheckResponse.NOT_SERVING)
+                )
+                for service in ("", CONTAINERZ_SERVICE):
+                    await self.health.set(service, status)
+                if now_reachable:
+                    log.info("engine.reachable", docker_host=self.engine.endpoint)
+                else:
+                    log.warning("engine.unreachable", docker_host=self.engine.endpoint, reason=reason)
+                reachable = now_reachable
+            await asyncio.sleep(_ENGINE_CHECK_SECONDS)
+
+
+async def serve(settings: Settings, ready_file: Path | None = None) -> None:
+    """Run until SIGINT or SIGTERM."""
+    server = ContainerzServer(settings)
+    port = await server.start()
+    if ready_file is not None:
+        await asyncio.to_thread(ready_file.write_text, f"{port}\n")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await server.stop()

@@ -1,0 +1,115 @@
+"""Command line: ``python server.py [flags]``. Every flag has an environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from containerz import __version__
+from containerz.app import serve
+from containerz.logs import configure_logging
+from containerz.settings import MAX_CHUNK_SIZE, Settings
+
+_DEFAULTS = Settings()
+
+
+def _env(environ: Mapping[str, str], *names: str, default: str) -> str:
+    return next((environ[n] for n in names if environ.get(n)), default)
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="gNOI Containerz server on a Docker engine. Each flag can also be set by the "
+        "environment variable shown; a flag wins over the variable.",
+    )
+    parser.add_argument("--version", action="version", version=f"containerz-py {__version__}")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default=_env(environ, "CONTAINERZ_LISTEN", default=_DEFAULTS.listen),
+        help="gRPC address to serve on [CONTAINERZ_LISTEN] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--docker-host",
+        metavar="URL",
+        default=_env(environ, "CONTAINERZ_DOCKER_HOST", "DOCKER_HOST", default=_DEFAULTS.docker_host),
+        help="Docker engine to run containers on [CONTAINERZ_DOCKER_HOST, then DOCKER_HOST] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=Path(_env(environ, "CONTAINERZ_DATA_DIR", default=str(_DEFAULTS.data_dir))),
+        help="where uploads and plugin tarballs are kept [CONTAINERZ_DATA_DIR] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        metavar="BYTES",
+        type=int,
+        default=int(_env(environ, "CONTAINERZ_CHUNK_SIZE", default=str(_DEFAULTS.chunk_size))),
+        help=f"Deploy chunk size offered to clients, 1..{MAX_CHUNK_SIZE} [CONTAINERZ_CHUNK_SIZE] "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stop-grace",
+        metavar="SECONDS",
+        type=int,
+        default=int(_env(environ, "CONTAINERZ_STOP_GRACE", default=str(_DEFAULTS.stop_grace_seconds))),
+        help="seconds between SIGTERM and SIGKILL on a graceful StopContainer [CONTAINERZ_STOP_GRACE] "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default=_env(environ, "CONTAINERZ_LOG_FORMAT", default=_DEFAULTS.log_format),
+        help="log format; auto = JSON unless stderr is a terminal [CONTAINERZ_LOG_FORMAT] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=_env(environ, "CONTAINERZ_LOG_LEVEL", default=_DEFAULTS.log_level),
+        help="[CONTAINERZ_LOG_LEVEL] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="once serving, write the bound port to PATH (useful with --listen HOST:0)",
+    )
+    return parser
+
+
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Settings, argparse.Namespace]:
+    parser = build_parser(environ)
+    args = parser.parse_args(argv)
+    if not 0 < args.chunk_size <= MAX_CHUNK_SIZE:
+        parser.error(f"--chunk-size must be between 1 and {MAX_CHUNK_SIZE}")
+    if args.stop_grace < 0:
+        parser.error("--stop-grace must not be negative")
+    settings = Settings(
+        listen=args.listen,
+        docker_host=args.docker_host,
+        data_dir=args.data_dir,
+        chunk_size=args.chunk_size,
+        stop_grace_seconds=args.stop_grace,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+    return settings, args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings, args = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(serve(settings, ready_file=args.ready_file))
+    except OSError as exc:
+        print(f"server.py: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,166 @@
+"""Images: receive, load, pull, download, list and remove, on the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from containerz import errors
+from containerz.download import http_download
+from containerz.engine.base import Engine, RegistryAuth
+from containerz.imagetar import prepare_for_load
+from containerz.locks import KeyedLocks
+from containerz.model import ImageDetails, ImageSummary
+from containerz.settings import Settings
+from containerz.threads import iterate_in_thread
+from containerz.upload import PARTIAL_SUFFIX, Upload
+
+log = structlog.get_logger(__name__)
+
+_PROGRESS_INTERVAL_SECONDS = 0.25
+
+
+class RemoteProtocol(enum.Enum):
+    REGISTRY = "registry"
+    HTTP = "http"
+    HTTPS = "https"
+    SFTP = "sftp"
+    SCP = "scp"
+
+
+@dataclass(frozen=True)
+class RemoteSource:
+    """Where Deploy's ``remote_download`` asks us to fetch the image from."""
+
+    protocol: RemoteProtocol
+    path: str
+    auth: RegistryAuth | None = None
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """``repo[:tag]`` into (repo, tag); a registry ``host:port/`` prefix is not a tag."""
+    head, slash, last = reference.rpartition("/")
+    name, colon, tag = last.partition(":")
+    return f"{head}{slash}{name}", (tag if colon else "")
+
+
+class ImageManager:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._uploads_dir = settings.uploads_dir
+        self._locks = KeyedLocks()
+        self._downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="download")
+
+    def receive(self, name: str, tag: str, size: int) -> Upload:
+        return Upload(self._uploads_dir, size, label=f"Deploy {name}:{tag}")
+
+    async def install(self, tarball: Path, name: str, tag: str) -> ImageDetails:
+        """Load a received tarball into the engine as exactly ``name:tag``."""
+        reference = f"{name}:{tag}"
+        async with self._locks.hold(reference):
+            previous = await self._engine.inspect_image(reference)
+            await asyncio.to_thread(prepare_for_load, tarball, reference)
+            loaded = await self._engine.load_image(tarball)
+            image = await self._engine.inspect_image(reference)
+            if image is None:
+                raise errors.Internal(f"the engine loaded {list(loaded)} but {reference} is not present afterwards")
+            if previous is not None and previous.id != image.id:
+                await self._discard_if_orphaned(previous.id)
+            return image
+
+    async def fetch(self, name: str, tag: str, source: RemoteSource) -> AsyncIterator[int]:
+        """Fetch ``name:tag`` from ``source``, yielding bytes received, at most four times a second."""
+        if source.protocol is RemoteProtocol.REGISTRY:
+            progress = self._pull(name, tag, source)
+        elif source.protocol in (RemoteProtocol.HTTP, RemoteProtocol.HTTPS):
+            progress = self._download(name, tag, source)
+        else:
+            raise errors.Unimplemented(
+                f"remote_download over {source.protocol.name} is not supported yet; use HTTP, HTTPS, "
+                "a registry (protocol UNKNOWN), or push the tarball with Deploy"
+            )
+        last_report = 0.0
+        async for received in progress:
+            now = time.monotonic()
+            if now - last_report >= _PROGRESS_INTERVAL_SECONDS:
+                last_report = now
+                yield received
+
+    async def _pull(self, name: str, tag: str, source: RemoteSource) -> AsyncIterator[int]:
+        reference = source.path or f"{name}:{tag}"
+        async with self._locks.hold(f"{name}:{tag}"):
+            async for received in self._engine.pull_image(reference, source.auth):
+                yield received
+            pulled_repo, pulled_tag = split_reference(reference)
+            if (pulled_repo, pulled_tag or "latest") != (name, tag):
+                await self._engine.tag_image(reference, name, tag)
+
+    async def _download(self, name: str, tag: str, source: RemoteSource) -> AsyncIterator[int]:
+        destination = self._uploads_dir / f"download-{time.time_ns()}{PARTIAL_SUFFIX}"
+        try:
+            async for received in iterate_in_thread(
+                self._downloads, lambda: http_download(source.path, destination, source.auth)
+            ):
+                yield received
+            await self.install(destination, name, tag)
+        finally:
+            await asyncio.to_thread(destination.unlink, missing_ok=True)
+
+    async def list(self, limit: int, filters: Mapping[str, Sequence[str]]) -> list[ImageSummary]:
+        summaries = sorted(
+            (
+                ImageSummary(id=image.id, name=repo, tag=tag)
+                for image in await self._engine.list_images(filters)
+                for repo, tag in (split_reference(ref) for ref in image.repo_tags if ref != "<none>:<none>")
+            ),
+            key=lambda s: (s.name, s.tag),
+        )
+        return summaries[:limit] if limit > 0 else summaries
+
+    async def remove(self, name: str, tag: str, force: bool) -> None:
+        reference = f"{name}:{tag}"
+        async with self._locks.hold(reference):
+            image = await self._engine.inspect_image(reference)
+            if image is None or reference not in image.repo_tags:
+                raise errors.NotFound(f"image {reference} not found; ListImage shows what is deployed")
+            if len(image.repo_tags) == 1:
+                await self._check_unused(image, reference, force)
+            await self._engine.remove_image(reference, force=force)
+
+    async def _check_unused(self, image: ImageDetails, reference: str, force: bool) -> None:
+        users = [
+            c
+            for c in await self._engine.list_containers(all=True, filters={})
+            if c.image_id == image.id or c.image_ref == reference
+        ]
+        running = sorted(c.name for c in users if c.state.value == "RUNNING")
+        if running:
+            raise errors.FailedPrecondition(
+                f"image {reference} is used by running container(s) {running}; stop and remove them first"
+            )
+        if users and not force:
+            raise errors.FailedPrecondition(
+                f"image {reference} is used by stopped container(s) {sorted(c.name for c in users)}; "
+                "remove them first, or set force"
+            )
+
+    async def _discard_if_orphaned(self, image_id: str) -> None:
+        """A re-deploy of name:tag leaves the old image untagged; drop it unless a container uses it."""
+        old = await self._engine.inspect_image(image_id)
+        if old is None or old.repo_tags:
+            return
+        containers = await self._engine.list_containers(all=True, filters={})
+        if any(c.image_id == image_id for c in containers):
+            return
+        try:
+            await self._engine.remove_image(image_id, force=False)
+            log.info("image.orphan_removed", image_id=image_id)
+        except errors.ContainerzError as exc:
+            log.warning("image.orphan_kept", image_id=image_id, reason=exc.message)

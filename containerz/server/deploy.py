@@ -1,0 +1,80 @@
+"""Deploy: receive an image (or plugin) in lock-step chunks, or fetch it from a remote source.
+
+The reference client sends one content message and waits for exactly one
+ImageTransferProgress before sending the next, so every content message (an empty
+last one included) is answered with one Progress, and nothing else is sent until
+ImageTransferSuccess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from containerz import errors, names
+from containerz.managers import Managers
+from containerz.server.convert import remote_source
+from protos.gnoi.containerz import containerz_pb2 as pb
+
+
+async def first_request(requests: AsyncIterator[pb.DeployRequest]) -> pb.ImageTransfer:
+    first = await anext(requests, None)
+    if first is None:
+        raise errors.InvalidArgument("the Deploy stream closed before any request; send ImageTransfer first")
+    if first.WhichOneof("request") != "image_transfer":
+        raise errors.InvalidArgument(
+            f"the first DeployRequest must be image_transfer, got {first.WhichOneof('request') or 'an unknown field'}"
+        )
+    return first.image_transfer
+
+
+async def deploy(
+    managers: Managers, chunk_size: int, transfer: pb.ImageTransfer, requests: AsyncIterator[pb.DeployRequest]
+) -> AsyncIterator[pb.DeployResponse]:
+    if transfer.is_plugin:
+        name = names.object_name(transfer.name, "plugin")
+        tag = transfer.tag
+    else:
+        name = names.image_name(transfer.name)
+        tag = names.image_tag(transfer.tag)
+
+    if transfer.HasField("remote_download"):
+        if transfer.is_plugin:
+            raise errors.Unimplemented("plugins are deployed by streaming their tarball, not by remote_download")
+        source = remote_source(transfer.remote_download)
+        async for received in managers.images.fetch(name, tag, source):
+            yield pb.DeployResponse(image_transfer_progress=pb.ImageTransferProgress(bytes_received=received))
+        yield _success(name, tag, transfer.image_size)
+        return
+
+    if transfer.image_size == 0:
+        raise errors.InvalidArgument("image_size is 0: set it to the tarball's size in bytes")
+    async with managers.images.receive(name, tag, transfer.image_size) as upload:
+        yield pb.DeployResponse(image_transfer_ready=pb.ImageTransferReady(chunk_size=chunk_size))
+        async for request in requests:
+            kind = request.WhichOneof("request")
+            if kind == "content":
+                await upload.write(request.content)
+                yield pb.DeployResponse(
+                    image_transfer_progress=pb.ImageTransferProgress(bytes_received=upload.received_bytes)
+                )
+            elif kind == "image_transfer_end":
+                break
+            elif kind == "image_transfer":
+                raise errors.InvalidArgument("a second image_transfer arrived during the transfer; send content")
+            else:
+                raise errors.InvalidArgument("a DeployRequest carried no known field (content, image_transfer_end)")
+        else:
+            raise errors.Unknown(
+                f"the Deploy stream ended after {upload.received_bytes} of {upload.expected_bytes} bytes "
+                "without ImageTransferEnd; the upload was discarded"
+            )
+        tarball = await upload.finish()
+        if transfer.is_plugin:
+            await managers.plugins.store(tarball, name)
+        else:
+            await managers.images.install(tarball, name, tag)
+    yield _success(name, tag, transfer.image_size)
+
+
+def _success(name: str, tag: str, size: int) -> pb.DeployResponse:
+    return pb.DeployResponse(image_transfer_success=pb.ImageTransferSuccess(name=name, tag=tag, image_size=size))

@@ -1,0 +1,14 @@
+"""ListVolume."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from containerz.managers import Managers
+from containerz.server.convert import filters, volume_response
+from protos.gnoi.containerz import containerz_pb2 as pb
+
+
+async def list_volume(managers: Managers, request: pb.ListVolumeRequest) -> AsyncIterator[pb.ListVolumeResponse]:
+    for volume in await managers.volumes.list(filters(request.filter)):
+        yield volume_response(volume)

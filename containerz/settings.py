@@ -1,0 +1,33 @@
+"""Server settings: every one settable by flag and by environment variable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_CHUNK_SIZE = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str = "[::]:9339"
+    docker_host: str = "unix:///var/run/docker.sock"
+    data_dir: Path = Path("/var/lib/containerz")
+    chunk_size: int = MAX_CHUNK_SIZE
+    stop_grace_seconds: int = 10
+    plugin_enable_timeout_seconds: int = 30
+    log_format: str = "auto"
+    log_level: str = "info"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Partial uploads; on the same filesystem as the stores so a finished one is renamed in."""
+        return self.data_dir / "uploads"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.data_dir / "plugins"
+
+    def prepare_directories(self) -> None:
+        for directory in (self.data_dir, self.uploads_dir, self.plugins_dir):
+            directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,84 @@
+"""Receive an image (or plugin) tarball to disk, chunk by chunk, never all in memory.
+
+An :class:`Upload` is a temp file under the uploads directory. It is deleted when the
+``async with`` block ends, unless its file was moved away by whoever consumed it, so a
+cancelled or failed Deploy leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+from types import TracebackType
+
+import aiofiles
+from aiofiles.threadpool.binary import AsyncBufferedIOBase
+
+from containerz import errors
+from containerz.fsutil import free_bytes
+
+PARTIAL_SUFFIX = ".part"
+
+
+class Upload:
+    def __init__(self, directory: Path, expected_bytes: int, label: str) -> None:
+        self.path = directory / f"{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+        self.expected_bytes = expected_bytes
+        self.received_bytes = 0
+        self._label = label
+        self._file: AsyncBufferedIOBase | None = None
+
+    async def __aenter__(self) -> Upload:
+        needed = self.expected_bytes
+        available = await asyncio.to_thread(free_bytes, self.path.parent)
+        if needed > available:
+            raise errors.ResourceExhausted(
+                f"{self._label}: image_size is {needed} bytes but only {available} bytes are free "
+                f"in {self.path.parent}; free some space (RemoveImage, RemovePluginTar) and retry"
+            )
+        self._file = await aiofiles.open(self.path, "wb")
+        return self
+
+    async def write(self, chunk: bytes) -> None:
+        if self._file is None:
+            raise RuntimeError("Upload.write outside 'async with'")
+        total = self.received_bytes + len(chunk)
+        if total > self.expected_bytes:
+            raise errors.InvalidArgument(
+                f"{self._label}: too much data received: {total} bytes, but image_size announced "
+                f"{self.expected_bytes}; set image_size to the tarball's exact size"
+            )
+        await self._file.write(chunk)
+        self.received_bytes = total
+
+    async def finish(self) -> Path:
+        """Check the size, flush and fsync; return the complete file."""
+        if self._file is None:
+            raise RuntimeError("Upload.finish outside 'async with'")
+        if self.received_bytes != self.expected_bytes:
+            raise errors.InvalidArgument(
+                f"{self._label}: ImageTransferEnd after {self.received_bytes} bytes, but image_size "
+                f"announced {self.expected_bytes}; the upload was discarded"
+            )
+        await self._file.flush()
+        await asyncio.to_thread(os.fsync, self._file.fileno())
+        await self._file.close()
+        self._file = None
+        return self.path
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._file is not None:
+            await self._file.close()
+        await asyncio.to_thread(self.path.unlink, missing_ok=True)
+
+
+def remove_stale_uploads(directory: Path) -> int:
+    """Delete partial uploads left by a crash; return how many there were."""
+    stale = list(directory.glob(f"*{PARTIAL_SUFFIX}*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
