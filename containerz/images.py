@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from containerz.imagetar import prepare_for_load
 from containerz.locks import KeyedLocks
 from containerz.model import ImageDetails, ImageSummary
 from containerz.settings import Settings
+from containerz.sshfetch import parse_location, ssh_download
 from containerz.threads import iterate_in_thread
 from containerz.upload import PARTIAL_SUFFIX, Upload
 
@@ -55,6 +56,7 @@ class ImageManager:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._engine = engine
         self._uploads_dir = settings.uploads_dir
+        self._state_dir = settings.data_dir
         self._locks = KeyedLocks()
         self._downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="download")
 
@@ -80,11 +82,12 @@ class ImageManager:
         if source.protocol is RemoteProtocol.REGISTRY:
             progress = self._pull(name, tag, source)
         elif source.protocol in (RemoteProtocol.HTTP, RemoteProtocol.HTTPS):
-            progress = self._download(name, tag, source)
+            progress = self._download(name, tag, lambda file: http_download(source.path, file, source.auth))
         else:
-            raise errors.Unimplemented(
-                f"remote_download over {source.protocol.name} is not supported yet; use HTTP, HTTPS, "
-                "a registry (protocol UNKNOWN), or push the tarball with Deploy"
+            location = parse_location(source.path)
+            use_sftp = source.protocol is RemoteProtocol.SFTP
+            progress = self._download(
+                name, tag, lambda file: ssh_download(location, file, source.auth, use_sftp, self._state_dir)
             )
         last_report = 0.0
         async for received in progress:
@@ -102,12 +105,11 @@ class ImageManager:
             if (pulled_repo, pulled_tag or "latest") != (name, tag):
                 await self._engine.tag_image(reference, name, tag)
 
-    async def _download(self, name: str, tag: str, source: RemoteSource) -> AsyncIterator[int]:
+    async def _download(self, name: str, tag: str, download: Callable[[Path], Iterator[int]]) -> AsyncIterator[int]:
+        """Run a blocking ``download(destination)`` in a thread, then load what it fetched."""
         destination = self._uploads_dir / f"download-{time.time_ns()}{PARTIAL_SUFFIX}"
         try:
-            async for received in iterate_in_thread(
-                self._downloads, lambda: http_download(source.path, destination, source.auth)
-            ):
+            async for received in iterate_in_thread(self._downloads, lambda: download(destination)):
                 yield received
             await self.install(destination, name, tag)
         finally:

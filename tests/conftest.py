@@ -1,0 +1,152 @@
+"""Shared fixtures: a real Docker engine, the real server as a subprocess, test images.
+
+The engine is started by scripts/engine.sh (a private dockerd) unless
+CONTAINERZ_TEST_DOCKER_HOST names one. Every object a test creates carries this
+session's prefix, so parallel sessions on one engine never touch each other's objects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import grpc
+import pytest
+
+from protos.gnoi.containerz import containerz_pb2_grpc
+from tests.support.client import deploy_file
+from tests.support.images import build_image_tar
+from tests.support.server import ROOT, ServerProcess
+
+ENGINE_DIR = os.environ.get("CONTAINERZ_TEST_ENGINE_DIR", "/var/tmp/containerz-engine")
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    configured = os.environ.get("CONTAINERZ_TEST_DOCKER_HOST")
+    if configured:
+        return configured
+    started = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "engine.sh"), "start", "--dir", ENGINE_DIR],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return started.stdout.strip().splitlines()[-1].split("=", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def docker_api(docker_host: str) -> Iterator[docker.APIClient]:
+    api = docker.APIClient(base_url=docker_host, version="auto", timeout=120)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """Lowercase, so it is valid in image repository names too."""
+    return f"t{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def unique(run_id: str) -> Callable[[str], str]:
+    counter = itertools.count()
+
+    def make(stem: str) -> str:
+        return f"{run_id}-{stem}-{next(counter)}"
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(
+    docker_host: str, tmp_path_factory: pytest.TempPathFactory, docker_api: docker.APIClient, run_id: str
+) -> Iterator[ServerProcess]:
+    process = ServerProcess(docker_host, tmp_path_factory.mktemp("server") / "data").start()
+    yield process
+    process.stop()
+    _remove_session_objects(docker_api, run_id)
+
+
+def _remove_session_objects(api: docker.APIClient, run_id: str) -> None:
+    for container in api.containers(all=True):
+        if any(name.lstrip("/").startswith(run_id) for name in container["Names"]):
+            api.remove_container(container["Id"], force=True)
+    for volume in api.volumes().get("Volumes") or []:
+        if volume["Name"].startswith(run_id):
+            api.remove_volume(volume["Name"], force=True)
+    for plugin in api.plugins():
+        if plugin["Name"].startswith(run_id):
+            api.remove_plugin(plugin["Name"], force=True)
+    for image in api.images():
+        if any(tag.startswith(run_id) for tag in image.get("RepoTags") or ()):
+            api.remove_image(image["Id"], force=True)
+
+
+@pytest.fixture(scope="session")
+def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.address) as opened:
+        grpc.channel_ready_future(opened).result(timeout=10)
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def stub(channel: grpc.Channel) -> containerz_pb2_grpc.ContainerzStub:
+    return containerz_pb2_grpc.ContainerzStub(channel)
+
+
+@dataclass(frozen=True)
+class TestImages:
+    """Tarballs built FROM scratch with busybox, and the session's deployed copy of each."""
+
+    directory: Path
+    long_running: Path
+    exits: Path
+    traps_term: Path
+    repo: str  # deployed name of long_running, tag "latest"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repo}:latest"
+
+
+LONG_RUNNING_CMD = ["/bin/sh", "-c", "echo started; while true; do echo tick; sleep 1; done"]
+EXITS_CMD = ["/bin/sh", "-c", "echo bye; exit 3"]
+TRAPS_TERM_CMD = ["/bin/sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo waiting; while true; do sleep 0.2; done"]
+
+
+@pytest.fixture(scope="session")
+def test_images(
+    tmp_path_factory: pytest.TempPathFactory, stub: containerz_pb2_grpc.ContainerzStub, run_id: str
+) -> TestImages:
+    directory = tmp_path_factory.mktemp("images")
+    long_running = directory / "long-running.tar"
+    build_image_tar(long_running, "busybox-long", cmd=LONG_RUNNING_CMD)
+    exits = directory / "exits.tar"
+    build_image_tar(exits, "busybox-exits", cmd=EXITS_CMD)
+    traps = directory / "traps-term.tar"
+    build_image_tar(traps, "busybox-traps", cmd=TRAPS_TERM_CMD)
+    repo = f"{run_id}-busybox"
+    deploy_file(stub, long_running, repo)
+    return TestImages(directory, long_running, exits, traps, repo)
+
+
+@pytest.fixture(scope="session")
+def big_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An image tarball of at least 64 MiB, mostly incompressible."""
+    path = tmp_path_factory.mktemp("big") / "big.tar"
+    build_image_tar(path, "busybox-big", cmd=LONG_RUNNING_CMD, filler_bytes=64 * 1024 * 1024)
+    return path
