@@ -6,7 +6,8 @@ import asyncio
 import errno
 import secrets
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 
 import structlog
 
@@ -231,16 +232,17 @@ class ContainerManager:
         found = sorted(await self._engine.list_containers(all=all, filters=filters), key=lambda c: c.name)
         return found[:limit] if limit > 0 else found
 
-    async def logs(self, name: str, follow: bool) -> AsyncIterator[str]:
+    async def logs(self, name: str, follow: bool) -> AsyncGenerator[str, None]:
         """The container's output, one line at a time."""
         if await self._engine.inspect_container(name) is None:
             raise errors.NotFound(f"no container named {name}")
         pending = b""
-        async for chunk in self._engine.container_logs(name, follow):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", "replace")
+        async with aclosing(self._engine.container_logs(name, follow)) as chunks:
+            async for chunk in chunks:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
         if pending:
             yield pending.decode("utf-8", "replace")
 

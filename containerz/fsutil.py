@@ -1,10 +1,13 @@
-"""Durable file operations: fsync, atomic replace, free space."""
+"""Durable file operations: fsync, atomic replace, free space, cleanup that survives cancellation."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 
 def fsync_directory(directory: Path) -> None:
@@ -23,3 +26,24 @@ def atomic_replace(source: Path, target: Path) -> None:
 
 def free_bytes(directory: Path) -> int:
     return shutil.disk_usage(directory).free
+
+
+_CLEANUPS: set[asyncio.Task[None]] = set()
+
+
+async def finish_despite_cancellation(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run ``cleanup`` to completion even if the caller is cancelled while waiting for it.
+
+    gRPC cancels a handler's task when the client goes away, often while the handler is
+    already unwinding; an ``await`` in a ``finally`` block would then be cut short and
+    leave a partial file behind. The cleanup runs as its own task, shielded.
+    """
+    task = asyncio.ensure_future(cleanup)
+    _CLEANUPS.add(task)
+    task.add_done_callback(_CLEANUPS.discard)
+    await asyncio.shield(task)
+
+
+async def discard(path: Path) -> None:
+    """Delete ``path`` if it exists, surviving cancellation (see finish_despite_cancellation)."""
+    await finish_despite_cancellation(asyncio.to_thread(path.unlink, missing_ok=True))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import structlog
 from containerz import errors
 from containerz.download import http_download
 from containerz.engine.base import Engine, RegistryAuth
+from containerz.fsutil import discard
 from containerz.imagetar import prepare_for_load
 from containerz.locks import KeyedLocks
 from containerz.model import ImageDetails, ImageSummary
@@ -77,7 +79,7 @@ class ImageManager:
                 await self._discard_if_orphaned(previous.id)
             return image
 
-    async def fetch(self, name: str, tag: str, source: RemoteSource) -> AsyncIterator[int]:
+    async def fetch(self, name: str, tag: str, source: RemoteSource) -> AsyncGenerator[int, None]:
         """Fetch ``name:tag`` from ``source``, yielding bytes received, at most four times a second."""
         if source.protocol is RemoteProtocol.REGISTRY:
             progress = self._pull(name, tag, source)
@@ -90,30 +92,36 @@ class ImageManager:
                 name, tag, lambda file: ssh_download(location, file, source.auth, use_sftp, self._state_dir)
             )
         last_report = 0.0
-        async for received in progress:
-            now = time.monotonic()
-            if now - last_report >= _PROGRESS_INTERVAL_SECONDS:
-                last_report = now
-                yield received
+        async with aclosing(progress) as received_so_far:
+            async for received in received_so_far:
+                now = time.monotonic()
+                if now - last_report >= _PROGRESS_INTERVAL_SECONDS:
+                    last_report = now
+                    yield received
 
-    async def _pull(self, name: str, tag: str, source: RemoteSource) -> AsyncIterator[int]:
+    async def _pull(self, name: str, tag: str, source: RemoteSource) -> AsyncGenerator[int, None]:
         reference = source.path or f"{name}:{tag}"
         async with self._locks.hold(f"{name}:{tag}"):
-            async for received in self._engine.pull_image(reference, source.auth):
-                yield received
+            async with aclosing(self._engine.pull_image(reference, source.auth)) as pulled:
+                async for received in pulled:
+                    yield received
             pulled_repo, pulled_tag = split_reference(reference)
             if (pulled_repo, pulled_tag or "latest") != (name, tag):
                 await self._engine.tag_image(reference, name, tag)
 
-    async def _download(self, name: str, tag: str, download: Callable[[Path], Iterator[int]]) -> AsyncIterator[int]:
+    async def _download(
+        self, name: str, tag: str, download: Callable[[Path], Iterator[int]]
+    ) -> AsyncGenerator[int, None]:
         """Run a blocking ``download(destination)`` in a thread, then load what it fetched."""
         destination = self._uploads_dir / f"download-{time.time_ns()}{PARTIAL_SUFFIX}"
         try:
-            async for received in iterate_in_thread(self._downloads, lambda: download(destination)):
-                yield received
+            downloading = iterate_in_thread(self._downloads, lambda: download(destination))
+            async with aclosing(downloading) as downloaded:
+                async for received in downloaded:
+                    yield received
             await self.install(destination, name, tag)
         finally:
-            await asyncio.to_thread(destination.unlink, missing_ok=True)
+            await discard(destination)
 
     async def list(self, limit: int, filters: Mapping[str, Sequence[str]]) -> list[ImageSummary]:
         summaries = sorted(

@@ -18,7 +18,7 @@ import structlog
 
 from containerz import errors
 from containerz.engine.base import Engine
-from containerz.fsutil import atomic_replace, fsync_directory
+from containerz.fsutil import atomic_replace, discard, fsync_directory
 from containerz.locks import KeyedLocks
 from containerz.model import PluginSummary
 from containerz.settings import Settings
@@ -67,7 +67,7 @@ class PluginManager:
                 await asyncio.to_thread(_build_plugin_context, tarball, config, context)
                 await self._engine.create_plugin(plugin_name, context)
             finally:
-                await asyncio.to_thread(context.unlink, missing_ok=True)
+                await discard(context)
             try:
                 await self._engine.enable_plugin(plugin_name, self._enable_timeout)
             except errors.ContainerzError as exc:

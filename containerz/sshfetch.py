@@ -62,7 +62,8 @@ def ssh_download(
     command = [
         "scp",
         "-s" if use_sftp else "-O",  # SFTP protocol, or the legacy SCP protocol
-        "-q",
+        "-o",
+        "LogLevel=ERROR",  # not -q, which also hides why authentication failed
         "-o",
         f"ConnectTimeout={_CONNECT_TIMEOUT_SECONDS}",
         "-o",

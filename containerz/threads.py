@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ async def iterate_in_thread(
     executor: Executor,
     open_stream: Callable[[], Iterator[T]],
     close_stream: Callable[[Iterator[T]], None] | None = None,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Yield the items of ``open_stream()`` (which runs in ``executor``) as they arrive.
 
     ``close_stream`` is called from the event loop when the consumer stops early, to

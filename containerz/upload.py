@@ -17,7 +17,7 @@ import aiofiles
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
 from containerz import errors
-from containerz.fsutil import free_bytes
+from containerz.fsutil import finish_despite_cancellation, free_bytes
 
 PARTIAL_SUFFIX = ".part"
 
@@ -71,8 +71,12 @@ class Upload:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await finish_despite_cancellation(self._discard())
+
+    async def _discard(self) -> None:
         if self._file is not None:
             await self._file.close()
+            self._file = None
         await asyncio.to_thread(self.path.unlink, missing_ok=True)
 
 

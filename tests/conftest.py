@@ -109,7 +109,7 @@ def stub(channel: grpc.Channel) -> containerz_pb2_grpc.ContainerzStub:
 
 
 @dataclass(frozen=True)
-class TestImages:
+class BusyboxImages:
     """Tarballs built FROM scratch with busybox, and the session's deployed copy of each."""
 
     directory: Path
@@ -131,7 +131,7 @@ TRAPS_TERM_CMD = ["/bin/sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo wait
 @pytest.fixture(scope="session")
 def test_images(
     tmp_path_factory: pytest.TempPathFactory, stub: containerz_pb2_grpc.ContainerzStub, run_id: str
-) -> TestImages:
+) -> BusyboxImages:
     directory = tmp_path_factory.mktemp("images")
     long_running = directory / "long-running.tar"
     build_image_tar(long_running, "busybox-long", cmd=LONG_RUNNING_CMD)
@@ -141,7 +141,7 @@ def test_images(
     build_image_tar(traps, "busybox-traps", cmd=TRAPS_TERM_CMD)
     repo = f"{run_id}-busybox"
     deploy_file(stub, long_running, repo)
-    return TestImages(directory, long_running, exits, traps, repo)
+    return BusyboxImages(directory, long_running, exits, traps, repo)
 
 
 @pytest.fixture(scope="session")

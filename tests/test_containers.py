@@ -12,7 +12,7 @@ import pytest
 
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
-from tests.conftest import TestImages, free_port
+from tests.conftest import BusyboxImages, free_port
 from tests.support.client import code_of, deploy_file, error_of
 
 pytestmark = pytest.mark.engine
@@ -21,7 +21,7 @@ Stub = containerz_pb2_grpc.ContainerzStub
 Request = pb.StartContainerRequest
 
 
-def start(stub: Stub, images: TestImages, name: str, cmd: str = "", **fields: object) -> str:
+def start(stub: Stub, images: BusyboxImages, name: str, cmd: str = "", **fields: object) -> str:
     request = Request(image_name=images.repo, tag="latest", instance_name=name, cmd=cmd, **fields)
     response = stub.StartContainer(request, timeout=60)
     assert response.WhichOneof("response") == "start_ok"
@@ -62,7 +62,7 @@ def listening_port() -> Iterator[int]:
 
 
 def test_every_start_field_reaches_docker(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], docker_api: docker.APIClient
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], docker_api: docker.APIClient
 ) -> None:
     volume = unique("vol")
     stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
@@ -111,7 +111,7 @@ def test_every_start_field_reaches_docker(
 
 
 def test_empty_cmd_runs_the_image_default_and_empty_name_is_generated(
-    stub: Stub, test_images: TestImages, docker_api: docker.APIClient
+    stub: Stub, test_images: BusyboxImages, docker_api: docker.APIClient
 ) -> None:
     response = stub.StartContainer(Request(image_name=test_images.repo, tag="latest"))
     name = response.start_ok.instance_name
@@ -124,7 +124,7 @@ def test_empty_cmd_runs_the_image_default_and_empty_name_is_generated(
 
 @pytest.mark.parametrize(("image", "tag"), [("non-existent-image", "latest"), (None, "non-existent-tag")])
 def test_missing_image_or_tag_is_not_found(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], image: str | None, tag: str
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], image: str | None, tag: str
 ) -> None:
     name = unique("noimage")
     request = Request(image_name=image or test_images.repo, tag=tag, instance_name=name)
@@ -134,7 +134,7 @@ def test_missing_image_or_tag_is_not_found(
     assert status(stub, name) is None
 
 
-def test_missing_volume_is_not_found(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_missing_volume_is_not_found(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     request = Request(
         image_name=test_images.repo,
         instance_name=unique("novol"),
@@ -143,7 +143,7 @@ def test_missing_volume_is_not_found(stub: Stub, test_images: TestImages, unique
     assert code_of(lambda: stub.StartContainer(request)) is grpc.StatusCode.NOT_FOUND
 
 
-def test_name_taken_and_restart_by_name(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_name_taken_and_restart_by_name(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     name = unique("taken")
     start(stub, test_images, name)
     assert code_of(lambda: start(stub, test_images, name)) is grpc.StatusCode.ALREADY_EXISTS
@@ -164,7 +164,7 @@ def test_restart_by_name_of_unknown_container_is_not_found(stub: Stub, unique: C
 
 
 def test_host_port_in_use_is_unavailable(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], listening_port: int
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], listening_port: int
 ) -> None:
     name = unique("portbusy")
     ports = [Request.Port(internal=listening_port, external=listening_port)]
@@ -175,7 +175,7 @@ def test_host_port_in_use_is_unavailable(
 
 
 def test_host_port_declared_by_a_running_container_is_unavailable(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str]
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     port = free_port()
     ports = [Request.Port(internal=port, external=port)]
@@ -187,7 +187,7 @@ def test_host_port_declared_by_a_running_container_is_unavailable(
 
 
 def test_bad_restart_policy_and_run_as_are_failed_precondition(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str]
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     bad_policy = Request(image_name=test_images.repo, instance_name=unique("p"), restart=Request.Restart(policy=42))
     assert code_of(lambda: stub.StartContainer(bad_policy)) is grpc.StatusCode.FAILED_PRECONDITION
@@ -200,7 +200,7 @@ def test_bad_restart_policy_and_run_as_are_failed_precondition(
 
 
 def test_a_command_that_cannot_run_is_invalid_argument_and_leaves_nothing(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str]
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     name = unique("badcmd")
     error = error_of(lambda: start(stub, test_images, name, cmd="/no/such/binary"))
@@ -212,7 +212,7 @@ def test_a_command_that_cannot_run_is_invalid_argument_and_leaves_nothing(
 
 
 @pytest.fixture(scope="module")
-def traps_repo(stub: Stub, test_images: TestImages, run_id: str) -> str:
+def traps_repo(stub: Stub, test_images: BusyboxImages, run_id: str) -> str:
     repo = f"{run_id}-traps"
     deploy_file(stub, test_images.traps_term, repo)
     return repo
@@ -243,7 +243,7 @@ def test_forced_stop_kills_without_sigterm_and_stays_stopped(
 
 
 def test_stop_with_restart_runs_it_again(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], docker_api: docker.APIClient
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], docker_api: docker.APIClient
 ) -> None:
     name = unique("restart")
     start(stub, test_images, name)
@@ -253,7 +253,7 @@ def test_stop_with_restart_runs_it_again(
     assert docker_api.inspect_container(name)["State"]["StartedAt"] != before
 
 
-def test_stop_errors(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_stop_errors(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     missing = pb.StopContainerRequest(instance_name=unique("nostop"), force=True)
     assert code_of(lambda: stub.StopContainer(missing)) is grpc.StatusCode.NOT_FOUND
     name = unique("twice")
@@ -266,7 +266,7 @@ def test_stop_errors(stub: Stub, test_images: TestImages, unique: Callable[[str]
 # ---------------------------------------------------------------------- RemoveContainer
 
 
-def test_remove_container(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_remove_container(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     name = unique("rm")
     start(stub, test_images, name)
     error = error_of(lambda: stub.RemoveContainer(pb.RemoveContainerRequest(name=name)))
@@ -289,13 +289,13 @@ def test_remove_container(stub: Stub, test_images: TestImages, unique: Callable[
 
 
 @pytest.fixture(scope="module")
-def upgrade_tag(stub: Stub, test_images: TestImages) -> str:
+def upgrade_tag(stub: Stub, test_images: BusyboxImages) -> str:
     deploy_file(stub, test_images.long_running, test_images.repo, "upgrade")
     return "upgrade"
 
 
 def _update(
-    images: TestImages, name: str, tag: str, run_async: bool = False, **params: object
+    images: BusyboxImages, name: str, tag: str, run_async: bool = False, **params: object
 ) -> pb.UpdateContainerRequest:
     return pb.UpdateContainerRequest(
         instance_name=name,
@@ -307,7 +307,7 @@ def _update(
 
 
 def test_update_replaces_the_container(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], upgrade_tag: str
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], upgrade_tag: str
 ) -> None:
     name = unique("upd")
     start(stub, test_images, name)
@@ -324,7 +324,7 @@ def test_update_replaces_the_container(
 
 
 def test_async_update_returns_first_and_finishes(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], upgrade_tag: str
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], upgrade_tag: str
 ) -> None:
     name = unique("upd-async")
     start(stub, test_images, name)
@@ -339,7 +339,7 @@ def test_async_update_returns_first_and_finishes(
 
 
 def test_failed_update_restores_the_previous_container(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], upgrade_tag: str, docker_api: docker.APIClient
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], upgrade_tag: str, docker_api: docker.APIClient
 ) -> None:
     name = unique("upd-fail")
     start(stub, test_images, name)
@@ -353,7 +353,7 @@ def test_failed_update_restores_the_previous_container(
 
 
 def test_update_not_found_cases(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], upgrade_tag: str
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], upgrade_tag: str
 ) -> None:
     name = unique("upd-nf")
     start(stub, test_images, name)
@@ -376,7 +376,7 @@ def test_update_not_found_cases(
 
 
 def test_list_container_fields_filters_and_limit(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], docker_api: docker.APIClient
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], docker_api: docker.APIClient
 ) -> None:
     running, stopped = unique("ls-run"), unique("ls-stop")
     start(stub, test_images, running)
@@ -410,7 +410,7 @@ def test_list_container_fields_filters_and_limit(
 # ---------------------------------------------------------------------- Log
 
 
-def test_log_without_follow_ends(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_log_without_follow_ends(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     name = unique("log")
     start(stub, test_images, name)
     assert eventually(lambda: "tick" in logs(stub, name))
@@ -418,7 +418,7 @@ def test_log_without_follow_ends(stub: Stub, test_images: TestImages, unique: Ca
     assert lines[0] == "started" and set(lines[1:]) == {"tick"}
 
 
-def test_log_follow_streams_new_lines(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_log_follow_streams_new_lines(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     name = unique("follow")
     start(stub, test_images, name)
     stream = stub.Log(pb.LogRequest(instance_name=name, follow=True), timeout=30)
@@ -439,7 +439,7 @@ def test_log_of_unknown_instance_is_not_found_quickly(stub: Stub, unique: Callab
 
 
 def test_log_of_an_exited_container_returns_its_last_lines(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], run_id: str
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], run_id: str
 ) -> None:
     repo = f"{run_id}-exits"
     deploy_file(stub, test_images.exits, repo)

@@ -12,7 +12,7 @@ import pytest
 
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
-from tests.conftest import LONG_RUNNING_CMD, TestImages
+from tests.conftest import LONG_RUNNING_CMD, BusyboxImages
 from tests.support.client import LockStepDeploy, deploy_file
 from tests.support.images import build_image_tar
 from tests.support.server import ServerProcess
@@ -58,7 +58,7 @@ def test_deploy_loads_either_save_format_as_name_and_tag(
 
 
 def test_one_progress_per_chunk_including_an_empty_last_one(
-    stub: Stub, tmp_path: Path, unique: Callable[[str], str], test_images: TestImages
+    stub: Stub, tmp_path: Path, unique: Callable[[str], str], test_images: BusyboxImages
 ) -> None:
     probe = deploy_file(stub, test_images.long_running, unique("probe"))
     chunk = probe.chunk_size
@@ -140,7 +140,7 @@ def test_more_bytes_than_announced_is_invalid_argument(
 
 
 def test_fewer_bytes_than_announced_is_invalid_argument(
-    stub: Stub, unique: Callable[[str], str], server: ServerProcess, test_images: TestImages
+    stub: Stub, unique: Callable[[str], str], server: ServerProcess, test_images: BusyboxImages
 ) -> None:
     name = unique("tooshort")
     data = test_images.long_running.read_bytes()
@@ -156,7 +156,7 @@ def test_fewer_bytes_than_announced_is_invalid_argument(
 
 
 def test_stream_closed_before_end_discards_the_upload(
-    stub: Stub, unique: Callable[[str], str], server: ServerProcess, test_images: TestImages
+    stub: Stub, unique: Callable[[str], str], server: ServerProcess, test_images: BusyboxImages
 ) -> None:
     name = unique("noend")
     data = test_images.long_running.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import docker
 import grpc
@@ -10,8 +11,9 @@ import pytest
 
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
-from tests.conftest import TestImages
+from tests.conftest import BusyboxImages
 from tests.support.client import code_of, deploy_file, error_of
+from tests.support.images import build_image_tar
 
 pytestmark = pytest.mark.engine
 
@@ -23,7 +25,7 @@ def tags_of(stub: Stub, name: str, request: pb.ListImageRequest | None = None) -
 
 
 def test_one_entry_per_name_and_tag(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str], docker_api: docker.APIClient
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str], docker_api: docker.APIClient
 ) -> None:
     name = unique("multi")
     for tag in ("latest", "upgrade", "v3"):
@@ -35,7 +37,7 @@ def test_one_entry_per_name_and_tag(
     assert all("," not in i.tag for i in stub.ListImage(pb.ListImageRequest()))
 
 
-def test_limit_and_filters(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_limit_and_filters(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     name = unique("filtered")
     deploy_file(stub, test_images.long_running, name, "a")
     deploy_file(stub, test_images.long_running, name, "b")
@@ -46,7 +48,7 @@ def test_limit_and_filters(stub: Stub, test_images: TestImages, unique: Callable
     assert code_of(lambda: stub.ListImage(bad)) is grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_remove_image(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_remove_image(stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]) -> None:
     name = unique("rmi")
     deploy_file(stub, test_images.long_running, name, "v1")
     stub.RemoveImage(pb.RemoveImageRequest(name=name, tag="v1"))
@@ -58,7 +60,7 @@ def test_remove_image(stub: Stub, test_images: TestImages, unique: Callable[[str
 
 
 def test_removing_one_of_several_tags_keeps_the_others(
-    stub: Stub, test_images: TestImages, unique: Callable[[str], str]
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     name = unique("rmtag")
     deploy_file(stub, test_images.long_running, name, "keep")
@@ -67,9 +69,11 @@ def test_removing_one_of_several_tags_keeps_the_others(
     assert tags_of(stub, name) == ["keep"]
 
 
-def test_image_in_use(stub: Stub, test_images: TestImages, unique: Callable[[str], str]) -> None:
+def test_image_in_use(stub: Stub, tmp_path: Path, unique: Callable[[str], str]) -> None:
     name = unique("inuse")
-    deploy_file(stub, test_images.long_running, name)
+    tarball = tmp_path / "own.tar"  # an image ID no other test tags, so removing the tag removes the image
+    build_image_tar(tarball, "x", cmd=["/bin/sh", "-c", f"echo {name}; sleep 300"])
+    deploy_file(stub, tarball, name)
     instance = unique("user")
     stub.StartContainer(pb.StartContainerRequest(image_name=name, instance_name=instance))
 

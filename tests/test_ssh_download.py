@@ -15,7 +15,7 @@ from protos.gnoi.common import common_pb2
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from protos.gnoi.types import types_pb2
-from tests.conftest import TestImages, free_port
+from tests.conftest import BusyboxImages, free_port
 from tests.support.client import error_of
 from tests.support.server import ServerProcess
 
@@ -72,7 +72,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def published(test_images: TestImages) -> str:
+def published(test_images: BusyboxImages) -> str:
     """The long-running test image, readable by the download user."""
     target = Path(f"/home/{USER}/image.tar")
     shutil.copyfile(test_images.long_running, target)

@@ -7,7 +7,7 @@ reached) so callers never see SDK-specific exceptions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,7 +43,7 @@ class Engine(Protocol):
         """Load a ``docker save`` tarball; return the references (or IDs) it loaded."""
         ...
 
-    def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncIterator[int]:
+    def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncGenerator[int, None]:
         """Pull from a registry, yielding the bytes downloaded so far."""
         ...
 
@@ -60,7 +60,7 @@ class Engine(Protocol):
     async def stop_container(self, name: str, grace_seconds: int) -> None: ...
     async def rename_container(self, name: str, new_name: str) -> None: ...
     async def remove_container(self, name: str, force: bool) -> None: ...
-    def container_logs(self, name: str, follow: bool) -> AsyncIterator[bytes]: ...
+    def container_logs(self, name: str, follow: bool) -> AsyncGenerator[bytes, None]: ...
 
     # Volumes
     async def create_volume(self, spec: VolumeSpec) -> VolumeSummary: ...

@@ -13,8 +13,9 @@ import contextlib
 import functools
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,7 +138,9 @@ class DockerEngine:
         except Exception as exc:
             raise self._translate(exc, what) from exc
 
-    async def _stream(self, what: str, open_stream: Callable[[docker.APIClient], Iterator[T]]) -> AsyncIterator[T]:
+    async def _stream(
+        self, what: str, open_stream: Callable[[docker.APIClient], Iterator[T]]
+    ) -> AsyncGenerator[T, None]:
         def opener() -> Iterator[T]:
             _, api = self._clients()
             return open_stream(api)
@@ -149,8 +152,9 @@ class DockerEngine:
                     close()
 
         try:
-            async for item in iterate_in_thread(self._streams, opener, closer):
-                yield item
+            async with aclosing(iterate_in_thread(self._streams, opener, closer)) as items:
+                async for item in items:
+                    yield item
         except errors.ContainerzError:
             raise
         except Exception as exc:
@@ -177,7 +181,7 @@ class DockerEngine:
 
         return await self._long_call("load image", load)
 
-    async def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncIterator[int]:
+    async def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncGenerator[int, None]:
         auth_config = {"username": auth.username, "password": auth.password} if auth else None
         repository, _, tag = reference.rpartition(":") if _has_tag(reference) else (reference, "", "latest")
 
@@ -188,13 +192,14 @@ class DockerEngine:
             return result
 
         layer_bytes: dict[str, int] = {}
-        async for message in self._stream(f"pull {reference}", open_pull):
-            if "error" in message:
-                raise _pull_error(reference, str(message["error"]))
-            detail = message.get("progressDetail") or {}
-            if message.get("status") == "Downloading" and "current" in detail:
-                layer_bytes[str(message.get("id"))] = int(detail["current"])
-                yield sum(layer_bytes.values())
+        async with aclosing(self._stream(f"pull {reference}", open_pull)) as messages:
+            async for message in messages:
+                if "error" in message:
+                    raise _pull_error(reference, str(message["error"]))
+                detail = message.get("progressDetail") or {}
+                if message.get("status") == "Downloading" and "current" in detail:
+                    layer_bytes[str(message.get("id"))] = int(detail["current"])
+                    yield sum(layer_bytes.values())
 
     async def tag_image(self, source: str, repository: str, tag: str) -> None:
         await self._call(
@@ -283,13 +288,14 @@ class DockerEngine:
     async def remove_container(self, name: str, force: bool) -> None:
         await self._call(f"remove container {name}", lambda api: api.remove_container(name, force=force))
 
-    async def container_logs(self, name: str, follow: bool) -> AsyncIterator[bytes]:
+    async def container_logs(self, name: str, follow: bool) -> AsyncGenerator[bytes, None]:
         def open_logs(api: docker.APIClient) -> Iterator[bytes]:
             result: Iterator[bytes] = api.logs(name, stdout=True, stderr=True, stream=True, follow=follow)
             return result
 
-        async for chunk in self._stream(f"logs of {name}", open_logs):
-            yield chunk
+        async with aclosing(self._stream(f"logs of {name}", open_logs)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     # ------------------------------------------------------------------ volumes
 

@@ -8,7 +8,8 @@ ImageTransferSuccess.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 from containerz import errors, names
 from containerz.managers import Managers
@@ -29,7 +30,7 @@ async def first_request(requests: AsyncIterator[pb.DeployRequest]) -> pb.ImageTr
 
 async def deploy(
     managers: Managers, chunk_size: int, transfer: pb.ImageTransfer, requests: AsyncIterator[pb.DeployRequest]
-) -> AsyncIterator[pb.DeployResponse]:
+) -> AsyncGenerator[pb.DeployResponse, None]:
     if transfer.is_plugin:
         name = names.object_name(transfer.name, "plugin")
         tag = transfer.tag
@@ -41,8 +42,9 @@ async def deploy(
         if transfer.is_plugin:
             raise errors.Unimplemented("plugins are deployed by streaming their tarball, not by remote_download")
         source = remote_source(transfer.remote_download)
-        async for received in managers.images.fetch(name, tag, source):
-            yield pb.DeployResponse(image_transfer_progress=pb.ImageTransferProgress(bytes_received=received))
+        async with aclosing(managers.images.fetch(name, tag, source)) as progress:
+            async for received in progress:
+                yield pb.DeployResponse(image_transfer_progress=pb.ImageTransferProgress(bytes_received=received))
         yield _success(name, tag, transfer.image_size)
         return
 

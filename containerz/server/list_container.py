@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from containerz.managers import Managers
 from containerz.server.convert import container_response, filters
@@ -11,7 +11,7 @@ from protos.gnoi.containerz import containerz_pb2 as pb
 
 async def list_container(
     managers: Managers, request: pb.ListContainerRequest
-) -> AsyncIterator[pb.ListContainerResponse]:
+) -> AsyncGenerator[pb.ListContainerResponse, None]:
     found = await managers.containers.list(all=request.all, limit=request.limit, filters=filters(request.filter))
     for container in found:
         yield container_response(container)

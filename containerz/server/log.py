@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from containerz import names
 from containerz.managers import Managers
 from protos.gnoi.containerz import containerz_pb2 as pb
 
 
-async def log(managers: Managers, request: pb.LogRequest) -> AsyncIterator[pb.LogResponse]:
+async def log(managers: Managers, request: pb.LogRequest) -> AsyncGenerator[pb.LogResponse, None]:
     name = names.object_name(request.instance_name, "container", "instance_name")
-    async for line in managers.containers.logs(name, follow=request.follow):
-        yield pb.LogResponse(msg=line)
+    async with aclosing(managers.containers.logs(name, follow=request.follow)) as lines:
+        async for line in lines:
+            yield pb.LogResponse(msg=line)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import grpc
@@ -84,16 +85,17 @@ async def streaming(
     rpc: str,
     summary: str | Callable[[], str],
     context: grpc.aio.ServicerContext,
-    responses: AsyncIterator[R],
+    responses: AsyncGenerator[R, None],
     mutating: bool,
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """Relay ``responses``; ``summary`` may be a callable when the request is known only later (Deploy)."""
     record = RpcLog(rpc, context, mutating, summary)
     sent = 0
     try:
-        async for response in responses:
-            sent += 1
-            yield response
+        async with aclosing(responses) as stream:
+            async for response in stream:
+                sent += 1
+                yield response
     except asyncio.CancelledError:
         record.done(grpc.StatusCode.CANCELLED, "client went away", responses=sent)
         raise

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import TypeAlias
 
 import grpc
@@ -37,24 +38,30 @@ class ContainerzServicer(containerz_pb2_grpc.ContainerzServicer):
 
     async def Deploy(
         self, request_iterator: AsyncIterator[pb.DeployRequest], context: Context
-    ) -> AsyncIterator[pb.DeployResponse]:
+    ) -> AsyncGenerator[pb.DeployResponse, None]:
         transfers: list[pb.ImageTransfer] = []
 
-        async def responses() -> AsyncIterator[pb.DeployResponse]:
+        async def responses() -> AsyncGenerator[pb.DeployResponse, None]:
             transfers.append(await deploy.first_request(request_iterator))
-            async for response in deploy.deploy(self._managers, self._chunk_size, transfers[0], request_iterator):
-                yield response
+            transfer = transfers[0]
+            async with aclosing(deploy.deploy(self._managers, self._chunk_size, transfer, request_iterator)) as stream:
+                async for response in stream:
+                    yield response
 
         def summary() -> str:
             return summarize(transfers[0]) if transfers else ""
 
-        async for response in streaming("Deploy", summary, context, responses(), mutating=True):
-            yield response
+        async with aclosing(streaming("Deploy", summary, context, responses(), mutating=True)) as relayed:
+            async for response in relayed:
+                yield response
 
-    async def ListImage(self, request: pb.ListImageRequest, context: Context) -> AsyncIterator[pb.ListImageResponse]:
+    async def ListImage(
+        self, request: pb.ListImageRequest, context: Context
+    ) -> AsyncGenerator[pb.ListImageResponse, None]:
         stream = list_image.list_image(self._managers, request)
-        async for response in streaming("ListImage", summarize(request), context, stream, mutating=False):
-            yield response
+        async with aclosing(streaming("ListImage", summarize(request), context, stream, mutating=False)) as relayed:
+            async for response in relayed:
+                yield response
 
     async def RemoveImage(self, request: pb.RemoveImageRequest, context: Context) -> pb.RemoveImageResponse:
         handler = remove_image.remove_image(self._managers, request)
@@ -78,15 +85,17 @@ class ContainerzServicer(containerz_pb2_grpc.ContainerzServicer):
 
     async def ListContainer(
         self, request: pb.ListContainerRequest, context: Context
-    ) -> AsyncIterator[pb.ListContainerResponse]:
+    ) -> AsyncGenerator[pb.ListContainerResponse, None]:
         stream = list_container.list_container(self._managers, request)
-        async for response in streaming("ListContainer", summarize(request), context, stream, mutating=False):
-            yield response
+        async with aclosing(streaming("ListContainer", summarize(request), context, stream, mutating=False)) as relayed:
+            async for response in relayed:
+                yield response
 
-    async def Log(self, request: pb.LogRequest, context: Context) -> AsyncIterator[pb.LogResponse]:
+    async def Log(self, request: pb.LogRequest, context: Context) -> AsyncGenerator[pb.LogResponse, None]:
         stream = log.log(self._managers, request)
-        async for response in streaming("Log", summarize(request), context, stream, mutating=False):
-            yield response
+        async with aclosing(streaming("Log", summarize(request), context, stream, mutating=False)) as relayed:
+            async for response in relayed:
+                yield response
 
     async def CreateVolume(self, request: pb.CreateVolumeRequest, context: Context) -> pb.CreateVolumeResponse:
         handler = create_volume.create_volume(self._managers, request)
@@ -96,10 +105,13 @@ class ContainerzServicer(containerz_pb2_grpc.ContainerzServicer):
         handler = remove_volume.remove_volume(self._managers, request)
         return await unary("RemoveVolume", request, context, handler, mutating=True)
 
-    async def ListVolume(self, request: pb.ListVolumeRequest, context: Context) -> AsyncIterator[pb.ListVolumeResponse]:
+    async def ListVolume(
+        self, request: pb.ListVolumeRequest, context: Context
+    ) -> AsyncGenerator[pb.ListVolumeResponse, None]:
         stream = list_volume.list_volume(self._managers, request)
-        async for response in streaming("ListVolume", summarize(request), context, stream, mutating=False):
-            yield response
+        async with aclosing(streaming("ListVolume", summarize(request), context, stream, mutating=False)) as relayed:
+            async for response in relayed:
+                yield response
 
     async def StartPlugin(self, request: pb.StartPluginRequest, context: Context) -> pb.StartPluginResponse:
         handler = plugins.start_plugin(self._managers, request)
