@@ -233,7 +233,7 @@ class ContainerManager:
         return found[:limit] if limit > 0 else found
 
     async def logs(self, name: str, follow: bool) -> AsyncGenerator[str, None]:
-        """The container's output, one line at a time."""
+        """The container's output, one line at a time, each with its newline (as clients print it)."""
         if await self._engine.inspect_container(name) is None:
             raise errors.NotFound(f"no container named {name}")
         pending = b""
@@ -242,7 +242,7 @@ class ContainerManager:
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
-                    yield line.decode("utf-8", "replace")
+                    yield line.decode("utf-8", "replace") + "\n"
         if pending:
             yield pending.decode("utf-8", "replace")
 

@@ -38,7 +38,7 @@ def status(stub: Stub, name: str) -> str | None:
 
 
 def logs(stub: Stub, name: str) -> list[str]:
-    return [r.msg for r in stub.Log(pb.LogRequest(instance_name=name), timeout=30)]
+    return [r.msg.removesuffix("\n") for r in stub.Log(pb.LogRequest(instance_name=name), timeout=30)]
 
 
 def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
@@ -425,10 +425,10 @@ def test_log_follow_streams_new_lines(stub: Stub, test_images: BusyboxImages, un
     received = []
     for response in stream:
         received.append(response.msg)
-        if received.count("tick") >= 3:
+        if received.count("tick\n") >= 3:
             break
     stream.cancel()
-    assert received[0] == "started"
+    assert received[0] == "started\n"
 
 
 def test_log_of_unknown_instance_is_not_found_quickly(stub: Stub, unique: Callable[[str], str]) -> None:
@@ -448,4 +448,4 @@ def test_log_of_an_exited_container_returns_its_last_lines(
     assert eventually(lambda: status(stub, name) == "STOPPED")
     assert logs(stub, name) == ["bye"]
     follow = stub.Log(pb.LogRequest(instance_name=name, follow=True), timeout=10)
-    assert [r.msg for r in follow] == ["bye"]  # following a stopped container ends too
+    assert [r.msg for r in follow] == ["bye\n"]  # following a stopped container ends too

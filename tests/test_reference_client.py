@@ -214,11 +214,6 @@ def test_container_start_list_logs_stop_remove(
     assert rows_named(cli.ok("container", "list", "--all"), 1, instance) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server strips the newline from each LogResponse.msg; the CLI prints msg as is (fmt.Print), "
-    "so lines run together: 'onetwothree'",
-)
 def test_container_logs_keep_line_breaks(cli: RefCli, pushed: str, unique: Callable[[str], str]) -> None:
     instance = unique("ref-lines")
     command = "/bin/sh -c 'echo one; echo two; echo three; sleep 300'"

@@ -104,7 +104,7 @@ def test_data_written_by_one_container_is_read_by_the_next(
             volumes=read_only,
         )
     )
-    while len(lines := [r.msg for r in stub.Log(pb.LogRequest(instance_name=reader))]) < 2:
+    while len(lines := [r.msg.rstrip("\n") for r in stub.Log(pb.LogRequest(instance_name=reader))]) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert lines == ["kept", "read-only"]
