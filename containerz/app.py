@@ -58,6 +58,9 @@ class ContainerzServer:
         if stale:
             log.info("uploads.stale_removed", count=stale)
         reflection.enable_server_reflection(self._services, self.grpc)
+        # The health servicer starts out SERVING; nothing is served until the engine answers.
+        for service in ("", CONTAINERZ_SERVICE):
+            await self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.port = self.grpc.add_insecure_port(self.settings.listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.settings.listen}: address in use or not available")
@@ -85,10 +88,10 @@ class ContainerzServer:
         reachable: bool | None = None
         while True:
             try:
-                await asyncio.wait_for(self.engine.ping(), timeout=_ENGINE_CHECK_SECONDS)
+                await asyncio.wait_for(self.engine.ping(), timeout=_ENGINE_CHECK_SECONDS + 1)
                 now_reachable, reason = True, ""
             except (errors.ContainerzError, TimeoutError) as exc:
-                now_reachable, reason = False, getattr(exc, "message", "no answer within 2 s")
+                now_reachable, reason = False, getattr(exc, "message", "no answer to a ping")
             if now_reachable != reachable:
                 status = (
                     health_pb2.HealthCheckResponse.SERVING

@@ -62,6 +62,13 @@ class ImageManager:
         self._locks = KeyedLocks()
         self._downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="download")
 
+    async def check_engine(self, name: str, tag: str) -> None:
+        """Fail now, rather than after the client has sent the whole image, if it cannot be loaded."""
+        try:
+            await self._engine.inspect_image(f"{name}:{tag}")  # the cheapest call that is a real one
+        except errors.EngineUnavailable as exc:
+            raise errors.EngineUnavailable(f"Deploy {name}:{tag}: cannot load images now: {exc.message}") from exc
+
     def receive(self, name: str, tag: str, size: int) -> Upload:
         return Upload(self._uploads_dir, size, label=f"Deploy {name}:{tag}")
 
@@ -108,6 +115,8 @@ class ImageManager:
             pulled_repo, pulled_tag = split_reference(reference)
             if (pulled_repo, pulled_tag or "latest") != (name, tag):
                 await self._engine.tag_image(reference, name, tag)
+                # Keep only the name the client asked for; the image stays, held by name:tag.
+                await self._engine.remove_image(reference, force=False)
 
     async def _download(
         self, name: str, tag: str, download: Callable[[Path], Iterator[int]]

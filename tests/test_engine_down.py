@@ -291,3 +291,38 @@ def test_same_server_recovers_when_the_engine_comes_back(down: DownServer, docke
     finally:
         down.process.stop()  # before the proxy, so the server never sees the engine vanish again
         proxy.stop()
+
+
+# ---------------------------------------------------------------------- an engine that hangs
+
+
+@pytest.fixture
+def silent_engine() -> Iterator[str]:
+    """A socket that accepts connections and never answers: a hung dockerd."""
+    socket_dir = Path(tempfile.mkdtemp(prefix="cz-hung-", dir="/tmp"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_dir / "docker.sock"))
+    listener.listen(128)
+    try:
+        yield f"unix://{socket_dir / 'docker.sock'}"
+    finally:
+        listener.close()
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+def test_a_hung_engine_makes_calls_fail_fast_instead_of_piling_up(
+    silent_engine: str, tmp_path: Path, unique: Callable[[str], str]
+) -> None:
+    process = ServerProcess(silent_engine, tmp_path / "data").start()
+    try:
+        with grpc.insecure_channel(process.address) as channel:
+            stub = containerz_pb2_grpc.ContainerzStub(channel)
+            deadline = time.monotonic() + 10
+            while '"engine.unreachable"' not in process.logs():
+                assert time.monotonic() < deadline, "the server never noticed the engine does not answer"
+                time.sleep(0.1)
+            assert status_of(_health(channel), CONTAINERZ_SERVICE) == NOT_SERVING
+            for rpc in ("ListImage", "ListContainer", "StartContainer", "Deploy"):
+                assert_fast_unavailable(lambda rpc=rpc: CALLS[rpc](stub, unique), silent_engine)
+    finally:
+        process.stop()

@@ -44,6 +44,8 @@ T = TypeVar("T")
 # negotiate rather than pin.
 _API_VERSION = "auto"
 _CALL_TIMEOUT_SECONDS = 60
+# A ping (and the version negotiation) that takes longer than this marks the engine unreachable.
+_PING_TIMEOUT_SECONDS = 2
 _STATES = {
     "running": ContainerState.RUNNING,
     "restarting": ContainerState.RUNNING,
@@ -63,17 +65,22 @@ class DockerEngine:
         self._lock = threading.Lock()
         self._api: docker.APIClient | None = None
         self._stream_api: docker.APIClient | None = None
+        self._ping_api: docker.APIClient | None = None
         self._calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="docker-call")
         self._streams = ThreadPoolExecutor(max_workers=64, thread_name_prefix="docker-stream")
+        self._pings = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docker-ping")
+        # Set by a failed ping, cleared by a good one: while set, calls fail at once instead of
+        # queueing behind an engine that does not answer.
+        self._unreachable: str | None = None
 
     @property
     def endpoint(self) -> str:
         return self._base_url
 
     def close(self) -> None:
-        self._calls.shutdown(wait=False, cancel_futures=True)
-        self._streams.shutdown(wait=False, cancel_futures=True)
-        for api in (self._api, self._stream_api):
+        for pool in (self._calls, self._streams, self._pings):
+            pool.shutdown(wait=False, cancel_futures=True)
+        for api in (self._api, self._stream_api, self._ping_api):
             if api is not None:
                 api.close()
 
@@ -83,17 +90,20 @@ class DockerEngine:
         """The call client (bounded timeout) and the stream client (no read timeout)."""
         with self._lock:
             if self._api is None or self._stream_api is None:
+                # Negotiating the version is itself a request: bound it like a ping.
                 api = docker.APIClient(
-                    base_url=self._base_url,
-                    version=_API_VERSION,
-                    timeout=_CALL_TIMEOUT_SECONDS,
-                    max_pool_size=32,
+                    base_url=self._base_url, version=_API_VERSION, timeout=_PING_TIMEOUT_SECONDS, max_pool_size=32
                 )
+                api.timeout = _CALL_TIMEOUT_SECONDS
                 self._stream_api = docker.APIClient(
                     base_url=self._base_url, version=api.api_version, timeout=None, max_pool_size=64
                 )
                 self._api = api
             return self._api, self._stream_api
+
+    def _check_reachable(self, what: str) -> None:
+        if self._unreachable is not None:
+            raise errors.EngineUnavailable(f"{what}: {self._unreachable}")
 
     def _translate(self, exc: BaseException, what: str) -> errors.ContainerzError:
         if isinstance(exc, errors.ContainerzError):
@@ -119,6 +129,8 @@ class DockerEngine:
         return errors.Internal(f"{what}: {type(exc).__name__}: {exc}")
 
     async def _call(self, what: str, fn: Callable[[docker.APIClient], T]) -> T:
+        self._check_reachable(what)
+
         def run() -> T:
             api, _ = self._clients()
             return fn(api)
@@ -129,6 +141,8 @@ class DockerEngine:
             raise self._translate(exc, what) from exc
 
     async def _long_call(self, what: str, fn: Callable[[docker.APIClient], T]) -> T:
+        self._check_reachable(what)
+
         def run() -> T:
             _, api = self._clients()
             return fn(api)
@@ -141,6 +155,8 @@ class DockerEngine:
     async def _stream(
         self, what: str, open_stream: Callable[[docker.APIClient], Iterator[T]]
     ) -> AsyncGenerator[T, None]:
+        self._check_reachable(what)
+
         def opener() -> Iterator[T]:
             _, api = self._clients()
             return open_stream(api)
@@ -161,7 +177,23 @@ class DockerEngine:
             raise self._translate(exc, what) from exc
 
     async def ping(self) -> None:
-        await self._call("ping", lambda api: api.ping())
+        """Check the engine answers within 2 s; the verdict also gates every other call."""
+
+        def run() -> None:
+            if self._ping_api is None:
+                self._ping_api = docker.APIClient(
+                    base_url=self._base_url, version=_API_VERSION, timeout=_PING_TIMEOUT_SECONDS
+                )
+            self._ping_api.ping()
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._pings, run)
+        except Exception as exc:
+            error = self._translate(exc, "ping")
+            if isinstance(error, errors.EngineUnavailable):
+                self._unreachable = error.message.removeprefix("ping: ")
+            raise error from exc
+        self._unreachable = None
 
     # ------------------------------------------------------------------ images
 
@@ -186,9 +218,13 @@ class DockerEngine:
         repository, _, tag = reference.rpartition(":") if _has_tag(reference) else (reference, "", "latest")
 
         def open_pull(api: docker.APIClient) -> Iterator[dict[str, Any]]:
-            result: Iterator[dict[str, Any]] = api.pull(
-                repository, tag=tag, stream=True, decode=True, auth_config=auth_config
-            )
+            try:
+                result: Iterator[dict[str, Any]] = api.pull(
+                    repository, tag=tag, stream=True, decode=True, auth_config=auth_config
+                )
+            except docker.errors.APIError as exc:
+                # The engine answers 404/500 itself when it cannot find the image or reach the registry.
+                raise _pull_error(reference, str(exc.explanation or exc)) from exc
             return result
 
         layer_bytes: dict[str, int] = {}
@@ -372,7 +408,7 @@ def _pull_error(reference: str, message: str) -> errors.ContainerzError:
         return errors.PermissionDenied(f"pull {reference}: {message}")
     if "connection refused" in lowered or "no such host" in lowered or "timeout" in lowered:
         return errors.Unavailable(f"pull {reference}: registry unreachable: {message}")
-    return errors.Internal(f"pull {reference}: {message}")
+    return errors.Internal(f"pull {reference}: Docker engine error: {message}")
 
 
 def _filters(filters: Filters) -> dict[str, list[str]] | None:

@@ -38,6 +38,9 @@ async def deploy(
         name = names.image_name(transfer.name)
         tag = names.image_tag(transfer.tag)
 
+    if not transfer.is_plugin:
+        await managers.images.check_engine(name, tag)
+
     if transfer.HasField("remote_download"):
         if transfer.is_plugin:
             raise errors.Unimplemented("plugins are deployed by streaming their tarball, not by remote_download")

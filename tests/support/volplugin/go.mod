@@ -1,0 +1,3 @@
+module volplugin
+
+go 1.21
