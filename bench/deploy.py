@@ -16,11 +16,11 @@ from pathlib import Path
 
 import docker
 import grpc
-from common import ServerProcess, engine, median, peak_rss_mb, result
-from tests.support.images import build_image_tar
 
+from common import ServerProcess, engine, median, peak_rss_mb, result
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.support.client import deploy_file
+from tests.support.images import build_image_tar
 
 REPO = "bench-deploy"
 

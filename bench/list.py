@@ -14,12 +14,12 @@ from pathlib import Path
 
 import docker
 import grpc
-from common import ServerProcess, engine, percentile, result
-from tests.support.images import build_image_tar
 
+from common import ServerProcess, engine, percentile, result
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.support.client import deploy_file
+from tests.support.images import build_image_tar
 
 PREFIX = "bench-list"
 

@@ -81,21 +81,25 @@ async def unary(
     return response
 
 
-async def streaming(
+async def relay(
     rpc: str,
     summary: str | Callable[[], str],
     context: grpc.aio.ServicerContext,
-    responses: AsyncGenerator[R, None],
+    responses: AsyncGenerator[Message, None],
     mutating: bool,
-) -> AsyncGenerator[R, None]:
-    """Relay ``responses``; ``summary`` may be a callable when the request is known only later (Deploy)."""
+) -> None:
+    """Write ``responses`` to the client, then close them, whatever happens (a cancelled
+    client included), so whatever they hold (an upload, a log stream) is released at once.
+
+    ``summary`` may be a callable when the request is known only later (Deploy).
+    """
     record = RpcLog(rpc, context, mutating, summary)
     sent = 0
     try:
         async with aclosing(responses) as stream:
             async for response in stream:
                 sent += 1
-                yield response
+                await context.write(response)
     except asyncio.CancelledError:
         record.done(grpc.StatusCode.CANCELLED, "client went away", responses=sent)
         raise

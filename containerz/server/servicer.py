@@ -1,4 +1,9 @@
-"""The gnoi.containerz.Containerz service: binds each RPC module to the generated servicer."""
+"""The gnoi.containerz.Containerz service: binds each RPC module to the generated servicer.
+
+Unary RPCs return their response; streaming RPCs are coroutines that write their
+responses (gRPC's reader/writer style), so the only async generators are the RPC
+modules' own, and :func:`containerz.server.rpc.relay` closes them whatever happens.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from containerz.server import (
     stop_container,
     update_container,
 )
-from containerz.server.rpc import streaming, summarize, unary
+from containerz.server.rpc import relay, summarize, unary
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 
@@ -36,32 +41,34 @@ class ContainerzServicer(containerz_pb2_grpc.ContainerzServicer):
         self._managers = managers
         self._chunk_size = chunk_size
 
-    async def Deploy(
-        self, request_iterator: AsyncIterator[pb.DeployRequest], context: Context
-    ) -> AsyncGenerator[pb.DeployResponse, None]:
+    async def Deploy(self, request_iterator: AsyncIterator[pb.DeployRequest], context: Context) -> None:
         transfers: list[pb.ImageTransfer] = []
 
         async def responses() -> AsyncGenerator[pb.DeployResponse, None]:
             transfers.append(await deploy.first_request(request_iterator))
-            transfer = transfers[0]
-            async with aclosing(deploy.deploy(self._managers, self._chunk_size, transfer, request_iterator)) as stream:
-                async for response in stream:
+            stream = deploy.deploy(self._managers, self._chunk_size, transfers[0], request_iterator)
+            async with aclosing(stream) as responses_for_transfer:
+                async for response in responses_for_transfer:
                     yield response
 
         def summary() -> str:
             return summarize(transfers[0]) if transfers else ""
 
-        async with aclosing(streaming("Deploy", summary, context, responses(), mutating=True)) as relayed:
-            async for response in relayed:
-                yield response
+        await relay("Deploy", summary, context, responses(), mutating=True)
 
-    async def ListImage(
-        self, request: pb.ListImageRequest, context: Context
-    ) -> AsyncGenerator[pb.ListImageResponse, None]:
-        stream = list_image.list_image(self._managers, request)
-        async with aclosing(streaming("ListImage", summarize(request), context, stream, mutating=False)) as relayed:
-            async for response in relayed:
-                yield response
+    async def ListImage(self, request: pb.ListImageRequest, context: Context) -> None:
+        await relay("ListImage", summarize(request), context, list_image.list_image(self._managers, request), False)
+
+    async def ListContainer(self, request: pb.ListContainerRequest, context: Context) -> None:
+        responses = list_container.list_container(self._managers, request)
+        await relay("ListContainer", summarize(request), context, responses, mutating=False)
+
+    async def Log(self, request: pb.LogRequest, context: Context) -> None:
+        await relay("Log", summarize(request), context, log.log(self._managers, request), mutating=False)
+
+    async def ListVolume(self, request: pb.ListVolumeRequest, context: Context) -> None:
+        responses = list_volume.list_volume(self._managers, request)
+        await relay("ListVolume", summarize(request), context, responses, mutating=False)
 
     async def RemoveImage(self, request: pb.RemoveImageRequest, context: Context) -> pb.RemoveImageResponse:
         handler = remove_image.remove_image(self._managers, request)
@@ -83,20 +90,6 @@ class ContainerzServicer(containerz_pb2_grpc.ContainerzServicer):
         handler = remove_container.remove_container(self._managers, request)
         return await unary("RemoveContainer", request, context, handler, mutating=True)
 
-    async def ListContainer(
-        self, request: pb.ListContainerRequest, context: Context
-    ) -> AsyncGenerator[pb.ListContainerResponse, None]:
-        stream = list_container.list_container(self._managers, request)
-        async with aclosing(streaming("ListContainer", summarize(request), context, stream, mutating=False)) as relayed:
-            async for response in relayed:
-                yield response
-
-    async def Log(self, request: pb.LogRequest, context: Context) -> AsyncGenerator[pb.LogResponse, None]:
-        stream = log.log(self._managers, request)
-        async with aclosing(streaming("Log", summarize(request), context, stream, mutating=False)) as relayed:
-            async for response in relayed:
-                yield response
-
     async def CreateVolume(self, request: pb.CreateVolumeRequest, context: Context) -> pb.CreateVolumeResponse:
         handler = create_volume.create_volume(self._managers, request)
         return await unary("CreateVolume", request, context, handler, mutating=True)
@@ -104,14 +97,6 @@ class ContainerzServicer(containerz_pb2_grpc.ContainerzServicer):
     async def RemoveVolume(self, request: pb.RemoveVolumeRequest, context: Context) -> pb.RemoveVolumeResponse:
         handler = remove_volume.remove_volume(self._managers, request)
         return await unary("RemoveVolume", request, context, handler, mutating=True)
-
-    async def ListVolume(
-        self, request: pb.ListVolumeRequest, context: Context
-    ) -> AsyncGenerator[pb.ListVolumeResponse, None]:
-        stream = list_volume.list_volume(self._managers, request)
-        async with aclosing(streaming("ListVolume", summarize(request), context, stream, mutating=False)) as relayed:
-            async for response in relayed:
-                yield response
 
     async def StartPlugin(self, request: pb.StartPluginRequest, context: Context) -> pb.StartPluginResponse:
         handler = plugins.start_plugin(self._managers, request)
