@@ -61,9 +61,15 @@ class ContainerzServer:
         # The health servicer starts out SERVING; nothing is served until the engine answers.
         for service in ("", CONTAINERZ_SERVICE):
             await self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.port = self.grpc.add_insecure_port(self.settings.listen)
+        try:
+            self.port = self.grpc.add_insecure_port(self.settings.listen)
+        except RuntimeError as exc:  # grpcio raises where older versions returned 0
+            self.port = 0
+            reason = str(exc)
+        else:
+            reason = ""
         if self.port == 0:
-            raise OSError(f"cannot listen on {self.settings.listen}: address in use or not available")
+            raise OSError(f"cannot listen on {self.settings.listen}: address in use or not available {reason}".strip())
         await self.grpc.start()
         self._watcher = asyncio.create_task(self._watch_engine())
         log.info(

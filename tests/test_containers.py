@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 
 import docker
@@ -449,3 +450,27 @@ def test_log_of_an_exited_container_returns_its_last_lines(
     assert logs(stub, name) == ["bye"]
     follow = stub.Log(pb.LogRequest(instance_name=name, follow=True), timeout=10)
     assert [r.msg for r in follow] == ["bye\n"]  # following a stopped container ends too
+
+
+def test_bridged_network_publishes_the_mapped_port(
+    stub: Stub, test_images: BusyboxImages, unique: Callable[[str], str]
+) -> None:
+    name = unique("bridged")
+    external = free_port()
+    start(
+        stub,
+        test_images,
+        name,
+        cmd="/bin/sh -c 'mkdir -p /www && echo hello-bridge > /www/index.html && exec httpd -f -p 8080 -h /www'",
+        network="bridged",
+        ports=[Request.Port(internal=8080, external=external)],
+    )
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{external}/", timeout=2) as response:
+                return bool(response.read() == b"hello-bridge\n")
+        except OSError:
+            return False
+
+    assert eventually(answers)
