@@ -53,8 +53,9 @@ class Upload:
         await self._file.write(chunk)
         self.received_bytes = total
 
-    async def finish(self) -> Path:
-        """Check the size, flush and fsync; return the complete file."""
+    async def finish(self, durable: bool) -> Path:
+        """Check the size and flush; fsync too when the file is kept (plugins), not when it is
+        only read back once and deleted (images, which the engine stores itself)."""
         if self._file is None:
             raise RuntimeError("Upload.finish outside 'async with'")
         if self.received_bytes != self.expected_bytes:
@@ -63,7 +64,8 @@ class Upload:
                 f"announced {self.expected_bytes}; the upload was discarded"
             )
         await self._file.flush()
-        await asyncio.to_thread(os.fsync, self._file.fileno())
+        if durable:
+            await asyncio.to_thread(os.fsync, self._file.fileno())
         await self._file.close()
         self._file = None
         return self.path

@@ -73,7 +73,7 @@ async def deploy(
                 f"the Deploy stream ended after {upload.received_bytes} of {upload.expected_bytes} bytes "
                 "without ImageTransferEnd; the upload was discarded"
             )
-        tarball = await upload.finish()
+        tarball = await upload.finish(durable=transfer.is_plugin)
         if transfer.is_plugin:
             await managers.plugins.store(tarball, name)
         else:
