@@ -14,7 +14,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages, free_port
-from tests.support.client import code_of, deploy_file, error_of
+from tests.support.client import code_of, deploy_file, error_of, eventually
 
 pytestmark = pytest.mark.engine
 
@@ -40,15 +40,6 @@ def status(stub: Stub, name: str) -> str | None:
 
 def logs(stub: Stub, name: str) -> list[str]:
     return [r.msg.removesuffix("\n") for r in stub.Log(pb.LogRequest(instance_name=name), timeout=30)]
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import LONG_RUNNING_CMD
+from tests.support.client import eventually
 from tests.support.images import build_image_tar
 from tests.support.server import ServerProcess
 
@@ -111,15 +111,6 @@ class Grpcurl:
         done = run(["bash", "-c", DEPLOY_PIPELINE], env={**os.environ, **variables})
         assert done.returncode == 0, describe(done)
         return messages(done.stdout)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 @pytest.fixture(scope="module")

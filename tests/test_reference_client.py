@@ -22,6 +22,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import LONG_RUNNING_CMD
+from tests.support.client import eventually
 from tests.support.images import build_image_tar
 from tests.support.server import ROOT, ServerProcess
 
@@ -105,15 +106,6 @@ def table(stdout: str) -> list[list[str]]:
 
 def rows_named(stdout: str, column: int, name: str) -> list[list[str]]:
     return [row for row in table(stdout) if len(row) > column and row[column] == name]
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 def container_entry(stub: Stub, name: str) -> pb.ListContainerResponse | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,3 +103,13 @@ def error_of(call: object) -> grpc.RpcError:
 
 def code_of(call: object) -> grpc.StatusCode:
     return error_of(call).code()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
+    """Poll ``check`` every 0.2 s until it holds or ``timeout`` seconds pass; return its last verdict."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
