@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
@@ -39,12 +40,14 @@ def remove_image(api: docker.APIClient, reference: str) -> None:
 
 
 def time_docker_load(docker_host: str, tarball: Path) -> float:
+    os.sync()  # start each timed run without the previous run's writeback in flight
     started = time.perf_counter()
     subprocess.run([docker_cli(), "-H", docker_host, "load", "-q", "-i", str(tarball)], check=True, capture_output=True)
     return time.perf_counter() - started
 
 
 def time_deploy(stub: containerz_pb2_grpc.ContainerzStub, tarball: Path) -> float:
+    os.sync()
     started = time.perf_counter()
     deploy_file(stub, tarball, REPO, "bench")
     return time.perf_counter() - started

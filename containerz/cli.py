@@ -11,6 +11,7 @@ from pathlib import Path
 
 from containerz import __version__
 from containerz.app import serve
+from containerz.heap import reuse_chunk_sized_blocks
 from containerz.logs import configure_logging
 from containerz.settings import MAX_CHUNK_SIZE, Settings
 
@@ -107,6 +108,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
 def main(argv: Sequence[str] | None = None) -> int:
     settings, args = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
     configure_logging(settings.log_level, settings.log_format)
+    reuse_chunk_sized_blocks()
     try:
         asyncio.run(serve(settings, ready_file=args.ready_file))
     except OSError as exc:

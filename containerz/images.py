@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiofiles
 import structlog
 
 from containerz import errors
 from containerz.download import http_download
 from containerz.engine.base import Engine, RegistryAuth
 from containerz.fsutil import discard
-from containerz.imagetar import prepare_for_load
+from containerz.imageload import ImageLoad
 from containerz.locks import KeyedLocks
 from containerz.model import ImageDetails, ImageSummary
 from containerz.settings import Settings
 from containerz.sshfetch import parse_location, ssh_download
 from containerz.threads import iterate_in_thread
-from containerz.upload import PARTIAL_SUFFIX, Upload
+from containerz.upload import PARTIAL_SUFFIX
 
 log = structlog.get_logger(__name__)
 
 _PROGRESS_INTERVAL_SECONDS = 0.25
+_FILE_CHUNK_BYTES = 4 << 20
 
 
 class RemoteProtocol(enum.Enum):
@@ -69,16 +72,33 @@ class ImageManager:
         except errors.EngineUnavailable as exc:
             raise errors.EngineUnavailable(f"Deploy {name}:{tag}: cannot load images now: {exc.message}") from exc
 
-    def receive(self, name: str, tag: str, size: int) -> Upload:
-        return Upload(self._uploads_dir, size, label=f"Deploy {name}:{tag}")
+    async def receive(self, name: str, tag: str, size: int) -> ImageLoad[ImageDetails]:
+        """An upload of ``size`` bytes that streams into the engine as ``name:tag`` as it arrives."""
+        reference = f"{name}:{tag}"
+        root = await self._engine.storage_root()
+        previous = await self._engine.inspect_image(reference)
+        return ImageLoad(
+            reference,
+            size,
+            functools.partial(self._load_as, reference, previous),
+            free_space_in=root if root is not None and root.is_dir() else self._uploads_dir,
+        )
 
     async def install(self, tarball: Path, name: str, tag: str) -> ImageDetails:
-        """Load a received tarball into the engine as exactly ``name:tag``."""
-        reference = f"{name}:{tag}"
+        """Load a downloaded tarball into the engine as exactly ``name:tag``."""
+        size = (await asyncio.to_thread(tarball.stat)).st_size
+        async with await self.receive(name, tag, size) as load, aiofiles.open(tarball, "rb") as source:
+            while chunk := await source.read(_FILE_CHUNK_BYTES):
+                await load.write(chunk)
+            return await load.finish()
+
+    async def _load_as(
+        self, reference: str, previous: ImageDetails | None, chunks: AsyncIterator[bytes]
+    ) -> ImageDetails:
+        """Run the engine's load, check ``reference`` is what it loaded, and drop the image that
+        ``reference`` named before if nothing else holds it any more."""
+        loaded = await self._engine.load_image(chunks)
         async with self._locks.hold(reference):
-            previous = await self._engine.inspect_image(reference)
-            await asyncio.to_thread(prepare_for_load, tarball, reference)
-            loaded = await self._engine.load_image(tarball)
             image = await self._engine.inspect_image(reference)
             if image is None:
                 raise errors.Internal(f"the engine loaded {list(loaded)} but {reference} is not present afterwards")

@@ -18,11 +18,11 @@ import structlog
 
 from containerz import errors
 from containerz.engine.base import Engine
-from containerz.fsutil import atomic_replace, discard, fsync_directory
+from containerz.fsutil import discard, fsync_directory
 from containerz.locks import KeyedLocks
 from containerz.model import PluginSummary
 from containerz.settings import Settings
-from containerz.upload import PARTIAL_SUFFIX
+from containerz.upload import PARTIAL_SUFFIX, Upload
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +42,9 @@ class PluginManager:
     def tarball(self, name: str) -> Path:
         return self._tarballs / f"{name}.tar"
 
-    async def store(self, received: Path, name: str) -> None:
-        """Keep a fully received (and fsynced) upload as plugin ``name``, atomically."""
-        await asyncio.to_thread(atomic_replace, received, self.tarball(name))
+    def receive(self, name: str, size: int) -> Upload:
+        """An upload of ``size`` bytes kept, once complete, as the tarball of plugin ``name``."""
+        return Upload(self._scratch, size, label=f"Deploy plugin {name}", keep_as=self.tarball(name))
 
     async def remove_tarball(self, name: str) -> None:
         path = self.tarball(name)

@@ -1,8 +1,9 @@
-"""Receive an image (or plugin) tarball to disk, chunk by chunk, never all in memory.
+"""Receive a plugin tarball to disk, chunk by chunk, never all in memory.
 
-An :class:`Upload` is a temp file under the uploads directory. It is deleted when the
-``async with`` block ends, unless its file was moved away by whoever consumed it, so a
-cancelled or failed Deploy leaves nothing behind.
+An :class:`Upload` is a temp file under the uploads directory until :meth:`Upload.finish`
+moves it, fsynced, to where it is kept. It is deleted when the ``async with`` block ends
+otherwise, so a cancelled or failed Deploy leaves nothing behind. (Images do not come
+through here: they stream straight into the engine, see :mod:`containerz.imageload`.)
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import aiofiles
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
 from containerz import errors
-from containerz.fsutil import finish_despite_cancellation, free_bytes
+from containerz.fsutil import atomic_replace, finish_despite_cancellation, free_bytes
 
 PARTIAL_SUFFIX = ".part"
 
 
 class Upload:
-    def __init__(self, directory: Path, expected_bytes: int, label: str) -> None:
+    def __init__(self, directory: Path, expected_bytes: int, label: str, keep_as: Path) -> None:
         self.path = directory / f"{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+        self.keep_as = keep_as
         self.expected_bytes = expected_bytes
         self.received_bytes = 0
         self._label = label
@@ -53,9 +55,8 @@ class Upload:
         await self._file.write(chunk)
         self.received_bytes = total
 
-    async def finish(self, durable: bool) -> Path:
-        """Check the size and flush; fsync too when the file is kept (plugins), not when it is
-        only read back once and deleted (images, which the engine stores itself)."""
+    async def finish(self) -> None:
+        """Check the size, then keep the file at ``keep_as``, atomically and durably."""
         if self._file is None:
             raise RuntimeError("Upload.finish outside 'async with'")
         if self.received_bytes != self.expected_bytes:
@@ -64,11 +65,10 @@ class Upload:
                 f"announced {self.expected_bytes}; the upload was discarded"
             )
         await self._file.flush()
-        if durable:
-            await asyncio.to_thread(os.fsync, self._file.fileno())
+        await asyncio.to_thread(os.fsync, self._file.fileno())
         await self._file.close()
         self._file = None
-        return self.path
+        await asyncio.to_thread(atomic_replace, self.path, self.keep_as)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -13,7 +13,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import LONG_RUNNING_CMD, BusyboxImages
-from tests.support.client import LockStepDeploy, deploy_file
+from tests.support.client import LockStepDeploy, deploy_file, eventually
 from tests.support.images import build_image_tar
 from tests.support.server import ServerProcess
 
@@ -171,18 +171,42 @@ def test_stream_closed_before_end_discards_the_upload(
     assert wait_for_no_leftovers(server) == []
 
 
+def engine_imports(docker_api: docker.APIClient) -> list[Path]:
+    """The engine's scratch directories for image loads in progress."""
+    return sorted(Path(docker_api.info()["DockerRootDir"], "tmp").glob("docker-import-*"))
+
+
 def test_cancelled_stream_leaves_nothing_behind(
-    stub: Stub, unique: Callable[[str], str], server: ServerProcess, big_image: Path
+    stub: Stub, unique: Callable[[str], str], server: ServerProcess, big_image: Path, docker_api: docker.APIClient
 ) -> None:
     name = unique("cancelled")
     stream = _start_transfer(stub, name, size=big_image.stat().st_size)
     with big_image.open("rb") as source:
         stream.send(pb.DeployRequest(content=source.read(1024 * 1024)))
     stream.receive()
-    assert len(leftovers(server)) == 1  # the partial upload exists while the transfer runs
+    # The upload streams into the engine's image load while the transfer runs.
+    assert eventually(lambda: len(engine_imports(docker_api)) == 1)
     stream.cancel()
+    assert eventually(lambda: engine_imports(docker_api) == [])
     assert wait_for_no_leftovers(server) == []
     assert listed(stub, name) == []
+
+
+def test_a_redeploy_cut_short_leaves_the_deployed_image_in_place(
+    stub: Stub, unique: Callable[[str], str], test_images: BusyboxImages, big_image: Path, docker_api: docker.APIClient
+) -> None:
+    name = unique("redeploy-cut")
+    deploy_file(stub, test_images.long_running, name, "v1")
+    before = docker_api.inspect_image(f"{name}:v1")["Id"]
+    stream = _start_transfer(stub, name, size=big_image.stat().st_size)
+    with big_image.open("rb") as source:
+        for _ in range(12):  # 48 of its 64 MiB have gone into the engine's load
+            stream.send(pb.DeployRequest(content=source.read(4 * 1024 * 1024)))
+            stream.receive()
+    stream.cancel()
+    assert eventually(lambda: engine_imports(docker_api) == [])
+    assert docker_api.inspect_image(f"{name}:v1")["Id"] == before
+    assert listed(stub, name) == [(name, "v1")]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ reached) so callers never see SDK-specific exceptions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,8 +39,13 @@ class Engine(Protocol):
     async def ping(self) -> None: ...
 
     # Images
-    async def load_image(self, tarball: Path) -> tuple[str, ...]:
-        """Load a ``docker save`` tarball; return the references (or IDs) it loaded."""
+    async def load_image(self, chunks: AsyncIterator[bytes]) -> tuple[str, ...]:
+        """Load a ``docker save`` tarball read from ``chunks``; return the references (or IDs) it
+        loaded. An exception raised by ``chunks`` aborts the load: nothing is loaded."""
+        ...
+
+    async def storage_root(self) -> Path | None:
+        """Where the engine keeps images, if it says; the path is on the engine's machine."""
         ...
 
     def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncGenerator[int, None]:

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import json
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from datetime import datetime
@@ -197,21 +197,36 @@ class DockerEngine:
 
     # ------------------------------------------------------------------ images
 
-    async def load_image(self, tarball: Path) -> tuple[str, ...]:
+    async def load_image(self, chunks: AsyncIterator[bytes]) -> tuple[str, ...]:
+        loop = asyncio.get_running_loop()
+
+        async def next_chunk() -> bytes | None:
+            return await anext(chunks, None)
+
+        def body() -> Iterator[bytes]:
+            # Runs in the engine thread: each chunk is awaited on the event loop, which gives
+            # back-pressure both ways; an exception from ``chunks`` aborts the request mid-body.
+            while (chunk := asyncio.run_coroutine_threadsafe(next_chunk(), loop).result()) is not None:
+                yield chunk
+
         def load(api: docker.APIClient) -> tuple[str, ...]:
             loaded: list[str] = []
-            with tarball.open("rb") as body:
-                for message in api.load_image(data=body, quiet=True):
-                    if "error" in message:
-                        raise errors.InvalidArgument(f"the engine rejected the image tarball: {message['error']}")
-                    stream = str(message.get("stream", ""))
-                    for line in stream.splitlines():
-                        for prefix in ("Loaded image: ", "Loaded image ID: "):
-                            if line.startswith(prefix):
-                                loaded.append(line.removeprefix(prefix).strip())
+            for message in api.load_image(data=body(), quiet=True):
+                if "error" in message:
+                    raise errors.InvalidArgument(f"the engine rejected the image tarball: {message['error']}")
+                stream = str(message.get("stream", ""))
+                for line in stream.splitlines():
+                    for prefix in ("Loaded image: ", "Loaded image ID: "):
+                        if line.startswith(prefix):
+                            loaded.append(line.removeprefix(prefix).strip())
             return tuple(loaded)
 
         return await self._long_call("load image", load)
+
+    async def storage_root(self) -> Path | None:
+        info = await self._call("engine info", lambda api: api.info())
+        root = info.get("DockerRootDir")
+        return Path(root) if isinstance(root, str) and root else None
 
     async def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncGenerator[int, None]:
         auth_config = {"username": auth.username, "password": auth.password} if auth else None

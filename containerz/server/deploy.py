@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from types import TracebackType
+from typing import Protocol
 
 from containerz import errors, names
 from containerz.managers import Managers
@@ -53,7 +55,12 @@ async def deploy(
 
     if transfer.image_size == 0:
         raise errors.InvalidArgument("image_size is 0: set it to the tarball's size in bytes")
-    async with managers.images.receive(name, tag, transfer.image_size) as upload:
+    receiver: Receiver = (
+        managers.plugins.receive(name, transfer.image_size)
+        if transfer.is_plugin
+        else await managers.images.receive(name, tag, transfer.image_size)
+    )
+    async with receiver as upload:
         yield pb.DeployResponse(image_transfer_ready=pb.ImageTransferReady(chunk_size=chunk_size))
         async for request in requests:
             kind = request.WhichOneof("request")
@@ -73,12 +80,22 @@ async def deploy(
                 f"the Deploy stream ended after {upload.received_bytes} of {upload.expected_bytes} bytes "
                 "without ImageTransferEnd; the upload was discarded"
             )
-        tarball = await upload.finish(durable=transfer.is_plugin)
-        if transfer.is_plugin:
-            await managers.plugins.store(tarball, name)
-        else:
-            await managers.images.install(tarball, name, tag)
+        await upload.finish()
     yield _success(name, tag, transfer.image_size)
+
+
+class Receiver(Protocol):
+    """Where streamed content goes: an image load into the engine, or a plugin tarball on disk."""
+
+    expected_bytes: int
+    received_bytes: int
+
+    async def __aenter__(self) -> Receiver: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    async def write(self, chunk: bytes) -> None: ...
+    async def finish(self) -> object: ...
 
 
 def _success(name: str, tag: str, size: int) -> pb.DeployResponse:
