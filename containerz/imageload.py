@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from containerz import errors
 from containerz.fsutil import finish_despite_cancellation, free_bytes
 from containerz.imagetar import LoadableImageStream
+from containerz.upload import check_announced_size
 
 # Chunks queued for the engine beyond the one it is reading: enough to keep it busy while
 # the next chunk arrives, few enough that memory stays at a few chunk sizes.
@@ -61,14 +62,12 @@ class ImageLoad(Generic[T]):
         self._loading = asyncio.ensure_future(self._load(self._chunks()))
         return self
 
+    def admit(self, size: int) -> int:
+        self.received_bytes = check_announced_size(self._label, self.received_bytes + size, self.expected_bytes)
+        return self.received_bytes
+
     async def write(self, chunk: bytes) -> None:
-        total = self.received_bytes + len(chunk)
-        if total > self.expected_bytes:
-            raise errors.InvalidArgument(
-                f"{self._label}: too much data received: {total} bytes, but image_size announced "
-                f"{self.expected_bytes}; set image_size to the tarball's exact size"
-            )
-        self.received_bytes = total
+        """Pass ``chunk``, already admitted, on to the engine."""
         for piece in self._stream.feed(chunk):
             await self._send(piece)
 

@@ -89,6 +89,7 @@ class ImageManager:
         size = (await asyncio.to_thread(tarball.stat)).st_size
         async with await self.receive(name, tag, size) as load, aiofiles.open(tarball, "rb") as source:
             while chunk := await source.read(_FILE_CHUNK_BYTES):
+                load.admit(len(chunk))
                 await load.write(chunk)
             return await load.finish()
 

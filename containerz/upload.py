@@ -23,6 +23,16 @@ from containerz.fsutil import atomic_replace, finish_despite_cancellation, free_
 PARTIAL_SUFFIX = ".part"
 
 
+def check_announced_size(label: str, total: int, announced: int) -> int:
+    """``total`` bytes received so far, if that is not more than ``announced``."""
+    if total > announced:
+        raise errors.InvalidArgument(
+            f"{label}: too much data received: {total} bytes, but image_size announced "
+            f"{announced}; set image_size to the tarball's exact size"
+        )
+    return total
+
+
 class Upload:
     def __init__(self, directory: Path, expected_bytes: int, label: str, keep_as: Path) -> None:
         self.path = directory / f"{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
@@ -43,17 +53,15 @@ class Upload:
         self._file = await aiofiles.open(self.path, "wb")
         return self
 
+    def admit(self, size: int) -> int:
+        self.received_bytes = check_announced_size(self._label, self.received_bytes + size, self.expected_bytes)
+        return self.received_bytes
+
     async def write(self, chunk: bytes) -> None:
+        """Write ``chunk``, already admitted."""
         if self._file is None:
             raise RuntimeError("Upload.write outside 'async with'")
-        total = self.received_bytes + len(chunk)
-        if total > self.expected_bytes:
-            raise errors.InvalidArgument(
-                f"{self._label}: too much data received: {total} bytes, but image_size announced "
-                f"{self.expected_bytes}; set image_size to the tarball's exact size"
-            )
         await self._file.write(chunk)
-        self.received_bytes = total
 
     async def finish(self) -> None:
         """Check the size, then keep the file at ``keep_as``, atomically and durably."""

@@ -65,10 +65,12 @@ async def deploy(
         async for request in requests:
             kind = request.WhichOneof("request")
             if kind == "content":
-                await upload.write(request.content)
-                yield pb.DeployResponse(
-                    image_transfer_progress=pb.ImageTransferProgress(bytes_received=upload.received_bytes)
-                )
+                # Acknowledge before passing the chunk on: the client sends the next chunk
+                # while this one goes to the engine. A failure shows on the next message.
+                content = request.content
+                received = upload.admit(len(content))
+                yield pb.DeployResponse(image_transfer_progress=pb.ImageTransferProgress(bytes_received=received))
+                await upload.write(content)
             elif kind == "image_transfer_end":
                 break
             elif kind == "image_transfer":
@@ -94,6 +96,10 @@ class Receiver(Protocol):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+    def admit(self, size: int) -> int:
+        """Count ``size`` more bytes, refusing more than announced; return the total so far."""
+        ...
+
     async def write(self, chunk: bytes) -> None: ...
     async def finish(self) -> object: ...
 
