@@ -1,0 +1,127 @@
+"""The state store: desired state backed by the journal, a snapshot and the epoch.
+
+Every change is written as an intent before the engine is touched and as an outcome after,
+each record durable locally and on the standby (through the :class:`Replicator`) before the
+call returns, so a client is acknowledged only for what both control processors have on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+import structlog
+
+from state.desired import DesiredState
+from state.epoch import EpochStore
+from state.journal import JournalStore
+from state.records import Change, Done, Entry, Intent, Record
+from state.snapshot import Snapshot, SnapshotStore
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_SNAPSHOT_EVERY = 1000
+
+
+class Replicator(Protocol):
+    async def replicate(self, records: Sequence[Record]) -> None:
+        """Return once the standby has persisted ``records`` (or is known to be out of sync)."""
+        ...
+
+
+class NoStandby:
+    """A single control processor: nothing to replicate to."""
+
+    async def replicate(self, records: Sequence[Record]) -> None:
+        return None
+
+
+class StateStore:
+    def __init__(
+        self,
+        journal: JournalStore,
+        snapshots: SnapshotStore,
+        epochs: EpochStore,
+        replicator: Replicator | None = None,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    ) -> None:
+        self._journal = journal
+        self._snapshots = snapshots
+        self._epochs = epochs
+        self._replicator = replicator or NoStandby()
+        self._snapshot_every = snapshot_every
+        self._lock = asyncio.Lock()
+        self.desired = self._restore()
+        self._since_snapshot = 0
+
+    def _restore(self) -> DesiredState:
+        snapshot = self._snapshots.load()
+        desired = (
+            DesiredState.from_json(snapshot.state, snapshot.epoch, snapshot.seq)
+            if snapshot is not None
+            else DesiredState()
+        )
+        replayed = sum(desired.apply(record) for record in self._journal.records())
+        log.info(
+            "state.restored", seq=desired.seq, epoch=desired.epoch, replayed=replayed, open=len(desired.open_intents)
+        )
+        return desired
+
+    @property
+    def epoch(self) -> int:
+        return self._epochs.current()
+
+    async def begin(self, change: Change) -> int:
+        """Record the intent to make ``change``; return the operation's id for :meth:`finish`."""
+        record = await self._write(lambda seq: Intent(seq, change))
+        return record.seq
+
+    async def finish(self, op: int, ok: bool) -> None:
+        """Record the outcome of operation ``op``; with ``ok`` its change joins desired state."""
+        await self._write(lambda seq: Done(op, ok))
+
+    @asynccontextmanager
+    async def change(self, change: Change) -> AsyncIterator[int]:
+        """Around the engine work that makes ``change``: intent before, outcome after. The
+        outcome is written even when the caller is cancelled, so no intent stays open without
+        a crash."""
+        op = await self.begin(change)
+        try:
+            yield op
+        except BaseException:
+            await self.finish(op, ok=False)
+            raise
+        await self.finish(op, ok=True)
+
+    async def _write(self, make: _EntryMaker) -> Record:
+        # Shielded: once a record is on its way to disk, a cancelled caller must not cut it off
+        # between the local fsync and the standby's.
+        return await asyncio.shield(asyncio.ensure_future(self._append(make)))
+
+    async def _append(self, make: _EntryMaker) -> Record:
+        async with self._lock:
+            seq = self.desired.seq + 1
+            record = Record(self._epochs.current(), seq, make(seq))
+            await asyncio.to_thread(self._journal.append, [record])
+            await self._replicator.replicate([record])
+            self.desired.apply(record)
+            self._since_snapshot += 1
+            if self._since_snapshot >= self._snapshot_every:
+                await asyncio.to_thread(self._snapshot_now)
+            return record
+
+    def _snapshot_now(self) -> None:
+        snapshot = Snapshot(self.desired.epoch, self.desired.seq, self.desired.to_json())
+        self._snapshots.save(snapshot)
+        self._journal.compact(snapshot.seq)
+        self._since_snapshot = 0
+        log.info("state.snapshot", seq=snapshot.seq)
+
+    def close(self) -> None:
+        self._journal.close()
+
+
+class _EntryMaker(Protocol):
+    def __call__(self, seq: int) -> Entry: ...
