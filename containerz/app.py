@@ -16,10 +16,12 @@ from containerz import errors
 from containerz.engine.base import Engine
 from containerz.engine.docker import DockerEngine
 from containerz.managers import Managers
+from containerz.reconciler import Reconciler
 from containerz.server.servicer import ContainerzServicer
 from containerz.settings import Settings
 from containerz.upload import remove_stale_uploads
 from protos.gnoi.containerz import containerz_pb2, containerz_pb2_grpc
+from state import FileEpochStore, FileJournal, FileSnapshotStore, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +37,12 @@ class ContainerzServer:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine: Engine = engine or DockerEngine(settings.docker_host)
-        self.managers = Managers.on(self.engine, settings)
+        settings.prepare_directories()
+        self.state = open_state(settings.state_dir)
+        # Intents open now were cut off by a crash or a switchover; the takeover settles them.
+        self._cut_off = dict(self.state.desired.open_intents)
+        self.managers = Managers.on(self.engine, settings, self.state)
+        self.reconciler = Reconciler(self.state, self.managers)
         self.health = health.aio.HealthServicer()
         max_message = settings.chunk_size + _MESSAGE_HEADROOM
         self.grpc = grpc.aio.server(
@@ -53,7 +60,6 @@ class ContainerzServer:
         self.port = 0
 
     async def start(self) -> int:
-        self.settings.prepare_directories()
         stale = remove_stale_uploads(self.settings.uploads_dir)
         if stale:
             log.info("uploads.stale_removed", count=stale)
@@ -87,31 +93,67 @@ class ContainerzServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await self.grpc.stop(grace_seconds)
+        self.state.close()
         log.info("server.stopped")
 
     async def _watch_engine(self) -> None:
-        """Report the engine's reachability through the health service, and log each change."""
+        """Report the engine's reachability through the health service, and log each change.
+
+        The first time the engine answers, the journal's desired state is restored on it
+        (the takeover); after that, every reconcile interval, whatever it lost is recreated.
+        Health says SERVING only once the takeover is done.
+        """
         reachable: bool | None = None
+        taken_over = False
+        next_reconcile = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await asyncio.wait_for(self.engine.ping(), timeout=_ENGINE_CHECK_SECONDS + 1)
                 now_reachable, reason = True, ""
             except (errors.ContainerzError, TimeoutError) as exc:
                 now_reachable, reason = False, getattr(exc, "message", "no answer to a ping")
-            if now_reachable != reachable:
+            if now_reachable and not taken_over:
+                taken_over = await self._take_over()
+                next_reconcile = loop.time() + self.settings.reconcile_interval_seconds
+            elif now_reachable and loop.time() >= next_reconcile:
+                await self._reconcile_drift()
+                next_reconcile = loop.time() + self.settings.reconcile_interval_seconds
+            serving = now_reachable and taken_over
+            if serving != reachable:
                 status = (
-                    health_pb2.HealthCheckResponse.SERVING
-                    if now_reachable
-                    else (health_pb2.HealthCheckResponse.NOT_SERVING)
+                    health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
                 )
                 for service in ("", CONTAINERZ_SERVICE):
                     await self.health.set(service, status)
-                if now_reachable:
+                if serving:
                     log.info("engine.reachable", docker_host=self.engine.endpoint)
-                else:
+                elif not now_reachable:
                     log.warning("engine.unreachable", docker_host=self.engine.endpoint, reason=reason)
-                reachable = now_reachable
+                reachable = serving
             await asyncio.sleep(_ENGINE_CHECK_SECONDS)
+
+    async def _take_over(self) -> bool:
+        try:
+            await self.reconciler.take_over(self._cut_off)
+        except errors.ContainerzError as exc:
+            log.warning("reconcile.takeover_failed", reason=exc.message)
+            return False
+        self._cut_off = {}
+        return True
+
+    async def _reconcile_drift(self) -> None:
+        try:
+            await self.reconciler.converge(bring_up=False)
+        except errors.ContainerzError as exc:
+            log.warning("reconcile.failed", reason=exc.message)
+
+
+def open_state(directory: Path) -> StateStore:
+    """Open the journal and, as the only control processor, start a new epoch before serving."""
+    epochs = FileEpochStore(directory)
+    epochs.advance(epochs.current() + 1)
+    return StateStore(FileJournal(directory / "journal"), FileSnapshotStore(directory), epochs)
 
 
 async def serve(settings: Settings, ready_file: Path | None = None) -> None:

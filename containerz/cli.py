@@ -65,6 +65,16 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--reconcile-interval",
+        metavar="SECONDS",
+        type=float,
+        default=float(
+            _env(environ, "CONTAINERZ_RECONCILE_INTERVAL", default=str(_DEFAULTS.reconcile_interval_seconds))
+        ),
+        help="how often recorded containers and volumes the engine lost are recreated "
+        "[CONTAINERZ_RECONCILE_INTERVAL] (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-format",
         choices=("auto", "json", "console"),
         default=_env(environ, "CONTAINERZ_LOG_FORMAT", default=_DEFAULTS.log_format),
@@ -93,12 +103,15 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
         parser.error(f"--chunk-size must be between 1 and {MAX_CHUNK_SIZE}")
     if args.stop_grace < 0:
         parser.error("--stop-grace must not be negative")
+    if args.reconcile_interval <= 0:
+        parser.error("--reconcile-interval must be positive")
     settings = Settings(
         listen=args.listen,
         docker_host=args.docker_host,
         data_dir=args.data_dir,
         chunk_size=args.chunk_size,
         stop_grace_seconds=args.stop_grace,
+        reconcile_interval_seconds=args.reconcile_interval,
         log_format=args.log_format,
         log_level=args.log_level,
     )

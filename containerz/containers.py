@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import secrets
 import socket
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Any
 
 import structlog
 
-from containerz import errors
+from containerz import desired, errors
 from containerz.engine.base import Engine
 from containerz.locks import KeyedLocks
 from containerz.model import (
@@ -26,6 +28,7 @@ from containerz.model import (
     Location,
 )
 from containerz.settings import Settings
+from state import Kind, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -53,8 +56,9 @@ def declared_ports(labels: Mapping[str, str]) -> set[int]:
 
 
 class ContainerManager:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, state: StateStore) -> None:
         self._engine = engine
+        self._state = state
         self._grace_seconds = settings.stop_grace_seconds
         self._locks = KeyedLocks()
         self._updates: set[str] = set()
@@ -77,7 +81,8 @@ class ContainerManager:
             await self._check_dependencies(spec)
             await self._check_ports_declared(spec, replacing=None)
             await self._check_ports_free(spec)
-            await self._create_and_start(spec)
+            async with self._state.change(desired.put_container(spec, ContainerState.RUNNING)):
+                await self._create_and_start(spec)
             return name
 
     async def start_existing(self, name: str) -> str:
@@ -88,11 +93,19 @@ class ContainerManager:
                 raise errors.NotFound(f"no container named {name}; give image_name (and tag) to create one")
             if existing.state is ContainerState.RUNNING:
                 raise errors.AlreadyExists(f"container {name} is already running")
-            try:
-                await self._engine.start_container(name)
-            except errors.ContainerzError as exc:
-                raise _start_error(exc) from exc
+            async with self._recording(name, ContainerState.RUNNING):
+                try:
+                    await self._engine.start_container(name)
+                except errors.ContainerzError as exc:
+                    raise _start_error(exc) from exc
             return name
+
+    def _recording(self, name: str, wanted: ContainerState) -> AbstractAsyncContextManager[object]:
+        """Journal ``name``'s new desired state around the engine work, if the journal knows it."""
+        recorded = self._state.desired.of(Kind.CONTAINER).get(name)
+        if recorded is None:  # created before the journal existed, or by someone else
+            return contextlib.nullcontext()
+        return self._state.change(desired.put_container(desired.container_spec(recorded), wanted))
 
     async def _check_dependencies(self, spec: ContainerSpec) -> None:
         if await self._engine.inspect_image(spec.image_ref) is None:
@@ -150,9 +163,10 @@ class ContainerManager:
                 raise errors.FailedPrecondition(f"container {name} is not running ({existing.state.value})")
             # A stop with no grace period is a kill that Docker also records as a user stop,
             # so restart policies do not bring the container straight back.
-            await self._engine.stop_container(name, grace_seconds=0 if force else self._grace_seconds)
-            if restart:
-                await self._engine.start_container(name)
+            async with self._recording(name, ContainerState.RUNNING if restart else ContainerState.STOPPED):
+                await self._engine.stop_container(name, grace_seconds=0 if force else self._grace_seconds)
+                if restart:
+                    await self._engine.start_container(name)
 
     async def remove(self, name: str, force: bool) -> None:
         async with self._locks.hold(name):
@@ -163,7 +177,8 @@ class ContainerManager:
                 raise errors.FailedPrecondition(
                     f"container {name} is running; StopContainer it first or set force to remove it anyway"
                 )
-            await self._engine.remove_container(name, force=force)
+            async with self._state.change(desired.remove(Kind.CONTAINER, name)):
+                await self._engine.remove_container(name, force=force)
 
     # ------------------------------------------------------------------ update
 
@@ -180,7 +195,7 @@ class ContainerManager:
         self._updates.add(name)
         if not run_async:
             try:
-                await self._replace(existing, spec)
+                await self._replace_recorded(existing, spec)
             finally:
                 self._updates.discard(name)
             return False
@@ -189,9 +204,13 @@ class ContainerManager:
         task.add_done_callback(self._background.discard)
         return True
 
+    async def _replace_recorded(self, existing: ContainerSummary, spec: ContainerSpec) -> None:
+        async with self._state.change(desired.put_container(spec, ContainerState.RUNNING)):
+            await self._replace(existing, spec)
+
     async def _replace_in_background(self, existing: ContainerSummary, spec: ContainerSpec) -> None:
         try:
-            await self._replace(existing, spec)
+            await self._replace_recorded(existing, spec)
             log.info("container.update_done", instance=spec.instance_name, image=spec.image_ref)
         except errors.ContainerzError as exc:  # nobody awaits this task: the log is the report
             log.error("container.update_failed", instance=spec.instance_name, reason=exc.message)  # noqa: TRY400
@@ -225,6 +244,50 @@ class ContainerManager:
         await self._engine.rename_container(previous, name)
         if was_running:
             await self._engine.start_container(name)
+
+    # ------------------------------------------------------------------ reconcile
+
+    async def converge(self, name: str, record: Mapping[str, Any], bring_up: bool) -> str | None:
+        """Make container ``name`` match its journal ``record``; say what was done, if anything.
+
+        A missing container is always recreated. Starting or stopping an existing one to
+        match only happens with ``bring_up`` (at boot or takeover): between those, a container
+        that exits by itself is left to its restart policy, as the client asked.
+        """
+        spec = desired.container_spec(record)
+        wanted = desired.desired_container_state(record)
+        async with self._locks.hold(name):
+            existing = await self._engine.inspect_container(name)
+            if existing is None:
+                if await self._engine.inspect_image(spec.image_ref) is None:
+                    raise errors.NotFound(f"cannot recreate container {name}: image {spec.image_ref} is missing")
+                await self._engine.create_container(spec, self._labels(spec))
+                if wanted is ContainerState.RUNNING:
+                    await self._engine.start_container(name)
+                return f"recreated ({wanted.value})"
+            running = existing.state is ContainerState.RUNNING
+            if bring_up and wanted is ContainerState.RUNNING and not running:
+                await self._engine.start_container(name)
+                return "started"
+            if bring_up and wanted is ContainerState.STOPPED and running:
+                await self._engine.stop_container(name, grace_seconds=self._grace_seconds)
+                return "stopped"
+            return None
+
+    async def roll_back(self, name: str) -> str | None:
+        """Undo a start or update of ``name`` that a crash cut off before its outcome was recorded."""
+        previous = f"{name}{PREVIOUS_SUFFIX}"
+        async with self._locks.hold(name):
+            if await self._engine.inspect_container(previous) is not None:
+                if await self._engine.inspect_container(name) is not None:
+                    await self._engine.remove_container(name, force=True)
+                await self._engine.rename_container(previous, name)
+                return "previous container restored"
+            if await self._engine.inspect_container(name) is not None:
+                # Not recorded as made: remove it; converge recreates the recorded one, if any.
+                await self._engine.remove_container(name, force=True)
+                return "removed"
+            return None
 
     # ------------------------------------------------------------------ read
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiofiles
 import structlog
 
-from containerz import errors
+from containerz import desired, errors
 from containerz.download import http_download
 from containerz.engine.base import Engine, RegistryAuth
 from containerz.fsutil import discard
@@ -26,6 +26,7 @@ from containerz.settings import Settings
 from containerz.sshfetch import parse_location, ssh_download
 from containerz.threads import iterate_in_thread
 from containerz.upload import PARTIAL_SUFFIX
+from state import Kind, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -58,8 +59,9 @@ def split_reference(reference: str) -> tuple[str, str]:
 
 
 class ImageManager:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, state: StateStore) -> None:
         self._engine = engine
+        self._state = state
         self._uploads_dir = settings.uploads_dir
         self._state_dir = settings.data_dir
         self._locks = KeyedLocks()
@@ -98,7 +100,13 @@ class ImageManager:
     ) -> ImageDetails:
         """Run the engine's load, check ``reference`` is what it loaded, and drop the image that
         ``reference`` named before if nothing else holds it any more."""
-        loaded = await self._engine.load_image(chunks)
+        name, _, tag = reference.rpartition(":")
+        async with self._state.change(desired.put_image(name, tag)):
+            return await self._check_loaded(reference, previous, await self._engine.load_image(chunks))
+
+    async def _check_loaded(
+        self, reference: str, previous: ImageDetails | None, loaded: tuple[str, ...]
+    ) -> ImageDetails:
         async with self._locks.hold(reference):
             image = await self._engine.inspect_image(reference)
             if image is None:
@@ -129,7 +137,7 @@ class ImageManager:
 
     async def _pull(self, name: str, tag: str, source: RemoteSource) -> AsyncGenerator[int, None]:
         reference = source.path or f"{name}:{tag}"
-        async with self._locks.hold(f"{name}:{tag}"):
+        async with self._locks.hold(f"{name}:{tag}"), self._state.change(desired.put_image(name, tag)):
             async with aclosing(self._engine.pull_image(reference, source.auth)) as pulled:
                 async for received in pulled:
                     yield received
@@ -172,7 +180,18 @@ class ImageManager:
                 raise errors.NotFound(f"image {reference} not found; ListImage shows what is deployed")
             if len(image.repo_tags) == 1:
                 await self._check_unused(image, reference, force)
-            await self._engine.remove_image(reference, force=force)
+            async with self._state.change(desired.remove(Kind.IMAGE, reference)):
+                await self._engine.remove_image(reference, force=force)
+
+    async def roll_back(self, reference: str) -> str | None:
+        """Untag ``reference`` if a crash cut its Deploy off before the outcome was recorded."""
+        async with self._locks.hold(reference):
+            if reference in self._state.desired.of(Kind.IMAGE):
+                return None
+            if await self._engine.inspect_image(reference) is None:
+                return None
+            await self._engine.remove_image(reference, force=False)
+            return "removed"
 
     async def _check_unused(self, image: ImageDetails, reference: str, force: bool) -> None:
         users = [

@@ -10,20 +10,23 @@ from containerz.images import ImageManager
 from containerz.plugins import PluginManager
 from containerz.settings import Settings
 from containerz.volumes import VolumeManager
+from state import StateStore
 
 
 @dataclass(frozen=True)
 class Managers:
+    engine: Engine
     images: ImageManager
     containers: ContainerManager
     volumes: VolumeManager
     plugins: PluginManager
 
     @classmethod
-    def on(cls, engine: Engine, settings: Settings) -> Managers:
+    def on(cls, engine: Engine, settings: Settings, state: StateStore) -> Managers:
         return cls(
-            images=ImageManager(engine, settings),
-            containers=ContainerManager(engine, settings),
-            volumes=VolumeManager(engine),
+            engine=engine,
+            images=ImageManager(engine, settings, state),
+            containers=ContainerManager(engine, settings, state),
+            volumes=VolumeManager(engine, state),
             plugins=PluginManager(engine, settings),
         )

@@ -18,6 +18,8 @@ class Settings:
     plugin_enable_timeout_seconds: int = 30
     log_format: str = "auto"
     log_level: str = "info"
+    # How often the journal's objects are checked against the engine between takeovers.
+    reconcile_interval_seconds: float = 10.0
 
     @property
     def uploads_dir(self) -> Path:
@@ -28,6 +30,11 @@ class Settings:
     def plugins_dir(self) -> Path:
         return self.data_dir / "plugins"
 
+    @property
+    def state_dir(self) -> Path:
+        """The desired-state journal, its snapshot and the epoch."""
+        return self.data_dir / "state"
+
     def prepare_directories(self) -> None:
-        for directory in (self.data_dir, self.uploads_dir, self.plugins_dir):
+        for directory in (self.data_dir, self.uploads_dir, self.plugins_dir, self.state_dir):
             directory.mkdir(parents=True, exist_ok=True)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from containerz import errors
+from containerz import desired, errors
 from containerz.engine.base import Engine
 from containerz.locks import KeyedLocks
 from containerz.model import VolumeSpec, VolumeSummary
+from state import Kind, StateStore
 
 
 class VolumeManager:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, state: StateStore) -> None:
         self._engine = engine
+        self._state = state
         self._locks = KeyedLocks()
 
     async def create(self, spec: VolumeSpec) -> str:
@@ -22,7 +25,8 @@ class VolumeManager:
                 raise errors.AlreadyExists(
                     f"volume {spec.name} already exists; RemoveVolume it first or pick another name"
                 )
-            await self._engine.create_volume(spec)
+            async with self._state.change(desired.put_volume(spec)):
+                await self._engine.create_volume(spec)
             return spec.name
 
     async def remove(self, name: str, force: bool) -> None:
@@ -30,12 +34,29 @@ class VolumeManager:
         async with self._locks.hold(name):
             if await self._engine.inspect_volume(name) is None:
                 return
-            try:
-                await self._engine.remove_volume(name, force=force)
-            except errors.FailedPrecondition as exc:
-                raise errors.FailedPrecondition(
-                    f"volume {name} is in use by a container; remove that container first ({exc.message})"
-                ) from exc
+            async with self._state.change(desired.remove(Kind.VOLUME, name)):
+                try:
+                    await self._engine.remove_volume(name, force=force)
+                except errors.FailedPrecondition as exc:
+                    raise errors.FailedPrecondition(
+                        f"volume {name} is in use by a container; remove that container first ({exc.message})"
+                    ) from exc
+
+    async def converge(self, name: str, record: Mapping[str, Any]) -> str | None:
+        """Recreate volume ``name`` from its journal record if the engine has lost it."""
+        async with self._locks.hold(name):
+            if await self._engine.inspect_volume(name) is not None:
+                return None
+            await self._engine.create_volume(desired.volume_spec(record))
+            return "recreated"
+
+    async def roll_back(self, name: str) -> str | None:
+        """Remove volume ``name`` if a crash cut its creation off before the outcome was recorded."""
+        async with self._locks.hold(name):
+            if name in self._state.desired.of(Kind.VOLUME) or await self._engine.inspect_volume(name) is None:
+                return None
+            await self._engine.remove_volume(name, force=True)
+            return "removed"
 
     async def list(self, filters: Mapping[str, Sequence[str]]) -> list[VolumeSummary]:
         return sorted(await self._engine.list_volumes(filters), key=lambda v: v.name)

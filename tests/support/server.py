@@ -71,6 +71,12 @@ class ServerProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a power cut would end it: no cleanup, no last journal write."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return

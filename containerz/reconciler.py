@@ -1,0 +1,82 @@
+"""Drive the engine to the journal's desired state: at boot or takeover, and against drift.
+
+At boot the journal may hold intents whose outcome was never recorded: operations a crash or a
+switchover cut off. Each is settled first, so nothing stays half-done: a creation is rolled
+back (the client was never told it worked), a removal that had already happened is completed.
+Then every recorded volume and container is brought back to what the journal says, which is
+how a cold reboot restores exactly the containers that were running, restart policy or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+
+import structlog
+
+from containerz import errors
+from containerz.managers import Managers
+from state import Action, Change, Kind, StateStore
+
+log = structlog.get_logger(__name__)
+
+
+class Reconciler:
+    def __init__(self, state: StateStore, managers: Managers) -> None:
+        self._state = state
+        self._managers = managers
+
+    async def take_over(self, cut_off: Mapping[int, Change]) -> None:
+        """Settle the operations in ``cut_off`` (intents open when the journal was opened),
+        then bring every recorded object up to its desired state."""
+        for op, change in sorted(cut_off.items()):
+            completed = await self._settle(change)
+            await self._state.finish(op, ok=completed)
+            log.info(
+                "reconcile.settled",
+                op=op,
+                kind=change.kind.value,
+                action=change.action.value,
+                key=change.key,
+                outcome="completed" if completed else "rolled back",
+            )
+        await self.converge(bring_up=True)
+
+    async def _settle(self, change: Change) -> bool:
+        """Return True if the change is complete as it stands, after rolling back what is not."""
+        key = change.key
+        if change.action is Action.REMOVE:
+            return not await self._exists(change.kind, key)
+        if change.kind is Kind.CONTAINER:
+            await self._managers.containers.roll_back(key)
+        elif change.kind is Kind.VOLUME:
+            await self._managers.volumes.roll_back(key)
+        elif change.kind is Kind.IMAGE:
+            await self._managers.images.roll_back(key)
+        return False
+
+    async def _exists(self, kind: Kind, key: str) -> bool:
+        engine = self._managers.engine
+        if kind is Kind.CONTAINER:
+            return await engine.inspect_container(key) is not None
+        if kind is Kind.VOLUME:
+            return await engine.inspect_volume(key) is not None
+        if kind is Kind.IMAGE:
+            return await engine.inspect_image(key) is not None
+        return True
+
+    async def converge(self, bring_up: bool) -> None:
+        """Recreate what the engine lost; with ``bring_up``, also start and stop to match."""
+        desired = self._state.desired
+        for name, record in list(desired.of(Kind.VOLUME).items()):
+            await self._report("volume", name, self._managers.volumes.converge(name, record))
+        for name, record in list(desired.of(Kind.CONTAINER).items()):
+            await self._report("container", name, self._managers.containers.converge(name, record, bring_up))
+
+    async def _report(self, kind: str, name: str, action: Awaitable[str | None]) -> None:
+        try:
+            done = await action
+        except errors.ContainerzError as exc:
+            log.warning("reconcile.failed", kind=kind, name=name, reason=exc.message)
+            return
+        if done:
+            log.info("reconcile.converged", kind=kind, name=name, action=done)
