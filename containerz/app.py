@@ -1,10 +1,11 @@
-"""Assemble and run the gRPC server: Containerz, health and reflection on one endpoint."""
+"""Assemble and run the gRPC server: Containerz, gNOI System, gNMI, health and reflection on one endpoint."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -15,17 +16,26 @@ from grpc_reflection.v1alpha import reflection
 from containerz import errors
 from containerz.engine.base import Engine
 from containerz.engine.docker import DockerEngine
+from containerz.gnmi.servicer import GnmiServicer
 from containerz.managers import Managers
+from containerz.platform import Platform
 from containerz.reconciler import Reconciler
 from containerz.server.servicer import ContainerzServicer
 from containerz.settings import Settings
+from containerz.standalone import StandaloneControl
+from containerz.system.reboot import RebootHistory, RebootScheduler
+from containerz.system.servicer import SystemServicer
 from containerz.upload import remove_stale_uploads
+from protos.gnmi.proto.gnmi import gnmi_pb2, gnmi_pb2_grpc
 from protos.gnoi.containerz import containerz_pb2, containerz_pb2_grpc
+from protos.gnoi.system import system_pb2, system_pb2_grpc
 from state import FileEpochStore, FileJournal, FileSnapshotStore, StateStore
 
 log = structlog.get_logger(__name__)
 
 CONTAINERZ_SERVICE = containerz_pb2.DESCRIPTOR.services_by_name["Containerz"].full_name
+SYSTEM_SERVICE = system_pb2.DESCRIPTOR.services_by_name["System"].full_name
+GNMI_SERVICE = gnmi_pb2.DESCRIPTOR.services_by_name["gNMI"].full_name
 _ENGINE_CHECK_SECONDS = 2.0
 # Room for a full chunk plus the message framing around it.
 _MESSAGE_HEADROOM = 1024 * 1024
@@ -43,6 +53,9 @@ class ContainerzServer:
         self._cut_off = dict(self.state.desired.open_intents)
         self.managers = Managers.on(self.engine, settings, self.state)
         self.reconciler = Reconciler(self.state, self.managers)
+        self.platform = Platform.standalone(settings.name)
+        self.control = StandaloneControl(self.platform, self.engine, self.state)
+        self.reboots = RebootScheduler(RebootHistory(settings.state_dir / "reboots.json"), self.control.cold_reboot)
         self.health = health.aio.HealthServicer()
         max_message = settings.chunk_size + _MESSAGE_HEADROOM
         self.grpc = grpc.aio.server(
@@ -54,8 +67,18 @@ class ContainerzServer:
         containerz_pb2_grpc.add_ContainerzServicer_to_server(  # type: ignore[no-untyped-call]
             ContainerzServicer(self.managers, settings.chunk_size), self.grpc
         )
+        system_pb2_grpc.add_SystemServicer_to_server(  # type: ignore[no-untyped-call]
+            SystemServicer(self.control, self.reboots), self.grpc
+        )
+        gnmi_pb2_grpc.add_gNMIServicer_to_server(GnmiServicer(self.platform), self.grpc)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
-        self._services = [CONTAINERZ_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        self._services = [
+            CONTAINERZ_SERVICE,
+            SYSTEM_SERVICE,
+            GNMI_SERVICE,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        ]
         self._watcher: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -156,8 +179,16 @@ def open_state(directory: Path) -> StateStore:
     return StateStore(FileJournal(directory / "journal"), FileSnapshotStore(directory), epochs)
 
 
-async def serve(settings: Settings, ready_file: Path | None = None) -> None:
-    """Run until SIGINT or SIGTERM."""
+@dataclass(frozen=True)
+class Outcome:
+    """How serving ended: stopped, or to be restarted (a cold reboot) on ``listen``."""
+
+    reboot: bool
+    listen: str
+
+
+async def serve(settings: Settings, ready_file: Path | None = None) -> Outcome:
+    """Run until SIGINT or SIGTERM, or until a cold reboot asks for a restart."""
     server = ContainerzServer(settings)
     port = await server.start()
     if ready_file is not None:
@@ -166,5 +197,10 @@ async def serve(settings: Settings, ready_file: Path | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
+    waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(server.control.reboot_requested.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
     await server.stop()
+    host = settings.listen.rsplit(":", 1)[0]
+    return Outcome(reboot=server.control.reboot_requested.is_set(), listen=f"{host}:{port}")

@@ -65,6 +65,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--name",
+        default=_env(environ, "CONTAINERZ_NAME", default=_DEFAULTS.name),
+        help="this control processor's component name in gNMI and gNOI System [CONTAINERZ_NAME] (default: %(default)s)",
+    )
+    parser.add_argument(
         "--reconcile-interval",
         metavar="SECONDS",
         type=float,
@@ -112,6 +117,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
         chunk_size=args.chunk_size,
         stop_grace_seconds=args.stop_grace,
         reconcile_interval_seconds=args.reconcile_interval,
+        name=args.name,
         log_format=args.log_format,
         log_level=args.log_level,
     )
@@ -119,12 +125,31 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings, args = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    settings, args = parse_settings(arguments, os.environ)
     configure_logging(settings.log_level, settings.log_format)
     reuse_chunk_sized_blocks()
     try:
-        asyncio.run(serve(settings, ready_file=args.ready_file))
+        outcome = asyncio.run(serve(settings, ready_file=args.ready_file))
     except OSError as exc:
         print(f"server.py: {exc}", file=sys.stderr)
         return 1
+    if outcome.reboot:
+        # A cold reboot restarts the process; it keeps the address it had, even one picked with port 0.
+        restarted = [sys.executable, sys.argv[0], *with_listen(arguments, outcome.listen)]
+        os.execv(sys.executable, restarted)
     return 0
+
+
+def with_listen(arguments: Sequence[str], listen: str) -> list[str]:
+    """``arguments`` with ``--listen`` set to ``listen``."""
+    out: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--listen":
+            skip = True
+        elif not argument.startswith("--listen="):
+            out.append(argument)
+    return [*out, "--listen", listen]

@@ -11,6 +11,8 @@ MAX_CHUNK_SIZE = 4 * 1024 * 1024
 @dataclass(frozen=True)
 class Settings:
     listen: str = "[::]:9339"
+    # This control processor's component name in gNMI /components and gNOI System paths.
+    name: str = "Supervisor1"
     docker_host: str = "unix:///var/run/docker.sock"
     data_dir: Path = Path("/var/lib/containerz")
     chunk_size: int = MAX_CHUNK_SIZE

@@ -5,6 +5,7 @@ The commands are the README's example session; DEPLOY_PIPELINE is run by bash ex
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -122,6 +123,8 @@ def test_reflection_lists_and_describes_the_services(grpcurl: Grpcurl) -> None:
     services = grpcurl.tool("list").split()
     assert SERVICE in services
     assert "grpc.health.v1.Health" in services
+    assert "gnoi.system.System" in services
+    assert "gnmi.gNMI" in services
     assert any(s.startswith("grpc.reflection.") and s.endswith(".ServerReflection") for s in services), services
 
     assert grpcurl.tool("list", SERVICE).split() == [
@@ -197,3 +200,25 @@ def test_errors_show_the_grpc_code_and_our_message(grpcurl: Grpcurl, unique: Cal
     assert "Code: NotFound" in done.stderr, describe(done)
     assert f"Message: image {missing}:{TAG} not found" in done.stderr, describe(done)
     assert done.stdout == ""
+
+
+def test_grpcurl_reads_the_time_and_the_role(grpcurl: Grpcurl) -> None:
+    (time_reply,) = grpcurl.call("gnoi.system.System/Time")
+    assert len(time_reply["time"]) == 19  # nanoseconds since the epoch (a uint64, so a JSON string)
+    request = {
+        "path": [
+            {
+                "elem": [
+                    {"name": "components"},
+                    {"name": "component", "key": {"name": "*"}},
+                    {"name": "state"},
+                    {"name": "redundant-role"},
+                ]
+            }
+        ],
+        "encoding": "JSON_IETF",
+    }
+    (reply,) = grpcurl.call("gnmi.gNMI/Get", request)
+    (update,) = reply["notification"][0]["update"]
+    assert update["path"]["elem"][1]["key"] == {"name": "Supervisor1"}
+    assert update["val"] == {"json_ietf_val": base64.b64encode(b'"PRIMARY"').decode()}

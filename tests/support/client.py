@@ -3,12 +3,16 @@ reference client's documented behaviour (one Progress per content message)."""
 
 from __future__ import annotations
 
+import json
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -113,3 +117,17 @@ def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
             return True
         time.sleep(0.2)
     return check()
+
+
+def pygnmi(address: str, mode: str, *paths: str, encoding: str = "json_ietf", timeout: float = 15) -> Any:
+    """Ask the server through pygnmi (in its own process); return its parsed answer.
+    Raises subprocess.CalledProcessError when pygnmi fails (e.g. the server is down)."""
+    script = Path(__file__).with_name("pygnmi_client.py")
+    done = subprocess.run(
+        [sys.executable, str(script), address, mode, *paths, "--encoding", encoding],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return json.loads(done.stdout)

@@ -1,0 +1,1 @@
+"""A small gNMI server (Capabilities, Get, Subscribe) over :class:`containerz.platform.Platform`."""

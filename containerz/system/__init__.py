@@ -1,0 +1,1 @@
+"""gnoi.system.System: Time, SwitchControlProcessor, Reboot, RebootStatus and CancelReboot."""
