@@ -36,6 +36,12 @@ class JournalStore(Protocol):
         """Records up to ``through_seq`` are in a durable snapshot: they may be dropped."""
         ...
 
+    def reset(self, after_seq: int) -> None:
+        """Drop every record, whatever its seq: the next one appended is ``after_seq + 1``.
+        A standby does this before installing the active's snapshot, discarding any history
+        of its own that the active does not share."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -53,6 +59,9 @@ class MemoryJournal:
 
     def compact(self, through_seq: int) -> None:
         self.kept = [r for r in self.kept if r.seq > through_seq]
+
+    def reset(self, after_seq: int) -> None:
+        self.kept = []
 
     def close(self) -> None:
         pass
@@ -122,14 +131,17 @@ class FileJournal:
         """Start a new segment after ``through_seq`` and delete the segments before it."""
         if through_seq < self._last_seq:
             raise ValueError(f"compact through {through_seq}: records up to {self._last_seq} would be lost")
-        fresh = self._segment_path(through_seq + 1)
+        self.reset(through_seq)
+
+    def reset(self, after_seq: int) -> None:
         self._file.close()
-        covered = [path for path in self._segments if path != fresh]
-        self._segments = []
-        self._file = self._open_segment(fresh)
-        for path in covered:
+        for path in self._segments:
             path.unlink()
-        fsync_directory(self._directory)
+        self._segments = []
+        fresh = self._segment_path(after_seq + 1)
+        fresh.unlink(missing_ok=True)
+        self._file = self._open_segment(fresh)
+        self._last_seq = after_seq
 
     def close(self) -> None:
         self._file.close()

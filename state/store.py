@@ -112,6 +112,12 @@ class StateStore:
                 await asyncio.to_thread(self._snapshot_now)
             return record
 
+    @asynccontextmanager
+    async def frozen(self) -> AsyncIterator[Snapshot]:
+        """The whole desired state, with every write held until the block ends (a bulk sync)."""
+        async with self._lock:
+            yield Snapshot(self.desired.epoch, self.desired.seq, self.desired.to_json())
+
     def _snapshot_now(self) -> None:
         snapshot = Snapshot(self.desired.epoch, self.desired.seq, self.desired.to_json())
         self._snapshots.save(snapshot)

@@ -1,0 +1,110 @@
+"""Who is active: decided as a chassis arbitrates mastership in hardware, never by a heartbeat.
+
+Both control processors contend for one exclusive lock that both can see (an OS file lock
+stands in for the backplane arbiter). Whoever holds it is active, and stays so until it lets
+go or dies, when the kernel releases the lock for it. Cutting the replication link therefore
+never makes two actives. The lock file also carries the epoch: each new holder increments it
+and persists it before it serves, so every write can be stamped and stale ones refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from pathlib import Path
+from typing import IO, Protocol
+
+from state.records import JournalError
+
+_POLL_SECONDS = 0.05
+
+
+class Arbiter(Protocol):
+    async def acquire(self, name: str) -> int:
+        """Wait until this control processor holds mastership; return its new epoch."""
+        ...
+
+    def release(self) -> None:
+        """Give mastership up (a planned switchover)."""
+        ...
+
+    def holder(self) -> tuple[str, int] | None:
+        """Who holds mastership now, and in which epoch, as last recorded."""
+        ...
+
+
+class FileArbiter:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._held: IO[str] | None = None
+
+    async def acquire(self, name: str) -> int:
+        handle = await asyncio.to_thread(self._path.open, "a+")
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(_POLL_SECONDS)
+            epoch = await asyncio.to_thread(self._claim, handle, name)
+        except BaseException:
+            handle.close()
+            raise
+        self._held = handle
+        return epoch
+
+    def _claim(self, handle: IO[str], name: str) -> int:
+        handle.seek(0)
+        _, epoch = _parse(handle.read(), self._path)
+        epoch += 1
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{name} {epoch}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+        return epoch
+
+    def release(self) -> None:
+        if self._held is not None:
+            fcntl.flock(self._held, fcntl.LOCK_UN)
+            self._held.close()
+            self._held = None
+
+    def holder(self) -> tuple[str, int] | None:
+        if not self._path.exists():
+            return None
+        name, epoch = _parse(self._path.read_text(), self._path)
+        return (name, epoch) if name else None
+
+
+def _parse(text: str, path: Path) -> tuple[str, int]:
+    if not text.strip():
+        return "", 0
+    parts = text.split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        raise JournalError(f"{path}: {text.strip()!r} is not '<holder> <epoch>'")
+    return parts[0], int(parts[1])
+
+
+class MemoryArbiter:
+    """One arbiter shared by in-process control processors, for tests."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._holder: tuple[str, int] | None = None
+        self._epoch = 0
+
+    async def acquire(self, name: str) -> int:
+        await self._lock.acquire()
+        self._epoch += 1
+        self._holder = (name, self._epoch)
+        return self._epoch
+
+    def release(self) -> None:
+        if self._lock.locked():
+            self._lock.release()
+
+    def holder(self) -> tuple[str, int] | None:
+        return self._holder
