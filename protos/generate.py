@@ -31,7 +31,10 @@ PROTO_FILES = (
     "github.com/openconfig/gnmi/proto/gnmi_ext/gnmi_ext.proto",
     "github.com/openconfig/gnmi/proto/gnmi/gnmi.proto",
 )
+# containerz-py's own protocols, compiled from protos/ into protos/ with imports made absolute.
+OWN_PROTO_FILES = ("containerz/peer.proto",)
 _UPSTREAM_IMPORT = re.compile(r"\bgithub\.com\.openconfig\.")
+_OWN_IMPORT = re.compile(r"^from containerz import", re.MULTILINE)
 
 
 def _include_dirs() -> list[str]:
@@ -54,6 +57,16 @@ def generate(out_dir: Path) -> None:
             target = out_dir / source.relative_to(generated_root)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_UPSTREAM_IMPORT.sub("protos.", source.read_text()))
+    with tempfile.TemporaryDirectory() as scratch:
+        args = ["protoc", *(f"-I{d}" for d in _include_dirs())]
+        args += [f"--python_out={scratch}", f"--pyi_out={scratch}", f"--grpc_python_out={scratch}"]
+        args += list(OWN_PROTO_FILES)
+        if protoc.main(args) != 0:
+            raise SystemExit("protoc failed on our own .proto files; see the messages above")
+        for source in sorted(Path(scratch).rglob("*.py*")):
+            target = out_dir / source.relative_to(scratch)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_OWN_IMPORT.sub("from protos.containerz import", source.read_text()))
     for module in out_dir.rglob("*_pb2.py"):
         directory = module.parent
         while directory != out_dir:
