@@ -13,7 +13,7 @@ from containerz import __version__
 from containerz.app import serve
 from containerz.heap import reuse_chunk_sized_blocks
 from containerz.logs import configure_logging
-from containerz.settings import MAX_CHUNK_SIZE, Settings
+from containerz.settings import MAX_CHUNK_SIZE, RedundancySettings, Settings
 
 _DEFAULTS = Settings()
 
@@ -69,6 +69,41 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=_env(environ, "CONTAINERZ_NAME", default=_DEFAULTS.name),
         help="this control processor's component name in gNMI and gNOI System [CONTAINERZ_NAME] (default: %(default)s)",
     )
+    redundancy = parser.add_argument_group(
+        "one of two control processors",
+        "give all of --arbiter, --peer-name, --peer-address and --peer-listen (normally "
+        "'server.py device' does this for you)",
+    )
+    redundancy.add_argument(
+        "--arbiter",
+        metavar="PATH",
+        type=Path,
+        default=_env(environ, "CONTAINERZ_ARBITER", default="") or None,
+        help="lock file both control processors contend for; whoever holds it is active [CONTAINERZ_ARBITER]",
+    )
+    redundancy.add_argument(
+        "--peer-name",
+        default=_env(environ, "CONTAINERZ_PEER_NAME", default=""),
+        help="the other control processor's component name [CONTAINERZ_PEER_NAME]",
+    )
+    redundancy.add_argument(
+        "--peer-address",
+        metavar="HOST:PORT",
+        default=_env(environ, "CONTAINERZ_PEER_ADDRESS", default=""),
+        help="the other control processor's replication endpoint [CONTAINERZ_PEER_ADDRESS]",
+    )
+    redundancy.add_argument(
+        "--peer-listen",
+        metavar="HOST:PORT",
+        default=_env(environ, "CONTAINERZ_PEER_LISTEN", default=""),
+        help="this control processor's replication endpoint [CONTAINERZ_PEER_LISTEN]",
+    )
+    redundancy.add_argument(
+        "--service-listen",
+        metavar="HOST:PORT",
+        default=_env(environ, "CONTAINERZ_SERVICE_LISTEN", default="") or None,
+        help="the device's shared address, served by whichever control processor is active [CONTAINERZ_SERVICE_LISTEN]",
+    )
     parser.add_argument(
         "--reconcile-interval",
         metavar="SECONDS",
@@ -110,6 +145,20 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
         parser.error("--stop-grace must not be negative")
     if args.reconcile_interval <= 0:
         parser.error("--reconcile-interval must be positive")
+    redundancy = None
+    if args.arbiter is not None:
+        missing = [flag for flag in ("peer_name", "peer_address", "peer_listen") if not getattr(args, flag)]
+        if missing:
+            parser.error("--arbiter needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
+        if args.peer_name == args.name:
+            parser.error("--peer-name must differ from --name")
+        redundancy = RedundancySettings(
+            peer_name=args.peer_name,
+            peer_address=args.peer_address,
+            peer_listen=args.peer_listen,
+            arbiter=args.arbiter,
+            service_listen=args.service_listen,
+        )
     settings = Settings(
         listen=args.listen,
         docker_host=args.docker_host,
@@ -118,6 +167,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
         stop_grace_seconds=args.stop_grace,
         reconcile_interval_seconds=args.reconcile_interval,
         name=args.name,
+        redundancy=redundancy,
         log_format=args.log_format,
         log_level=args.log_level,
     )

@@ -18,17 +18,14 @@ from containerz.engine.base import Engine
 from containerz.locks import KeyedLocks
 from containerz.model import (
     LABEL_PREFIX,
-    LOCATION_ACTUAL_LABEL,
-    LOCATION_INTENDED_LABEL,
-    LOCATION_REASON_LABEL,
     PORTS_LABEL,
     ContainerSpec,
     ContainerState,
     ContainerSummary,
-    Location,
 )
+from containerz.placement import Placer, single_card
 from containerz.settings import Settings
-from state import Kind, StateStore
+from state import Kind, StateWriter
 
 log = structlog.get_logger(__name__)
 
@@ -40,25 +37,17 @@ def generated_instance_name(image: str) -> str:
     return f"{base}-{secrets.token_hex(4)}"
 
 
-def placement_labels(location: Location) -> dict[str, str]:
-    """Where the container is meant to run and where it runs, on a device with one active card."""
-    reason = "" if location is Location.PRIMARY else "single control processor: running on the active one"
-    return {
-        LOCATION_INTENDED_LABEL: location.value,
-        LOCATION_ACTUAL_LABEL: Location.PRIMARY.value,
-        LOCATION_REASON_LABEL: reason,
-    }
-
-
 def declared_ports(labels: Mapping[str, str]) -> set[int]:
     text = labels.get(PORTS_LABEL, "")
     return {int(pair.split(":")[1]) for pair in text.split(",") if ":" in pair}
 
 
 class ContainerManager:
-    def __init__(self, engine: Engine, settings: Settings, state: StateStore) -> None:
+    def __init__(self, engine: Engine, settings: Settings, state: StateWriter) -> None:
         self._engine = engine
         self._state = state
+        # Where each location runs; the redundancy manager replaces it as roles change.
+        self.place: Placer = single_card
         self._grace_seconds = settings.stop_grace_seconds
         self._locks = KeyedLocks()
         self._updates: set[str] = set()
@@ -79,10 +68,13 @@ class ContainerManager:
                     "instance_name to start it again, or RemoveContainer it first"
                 )
             await self._check_dependencies(spec)
-            await self._check_ports_declared(spec, replacing=None)
-            await self._check_ports_free(spec)
+            runs_here = self.place(spec.location).runs_here
+            if runs_here:
+                await self._check_ports_declared(spec, replacing=None)
+                await self._check_ports_free(spec)
             async with self._state.change(desired.put_container(spec, ContainerState.RUNNING)):
-                await self._create_and_start(spec)
+                if runs_here:  # otherwise the standby starts it when the record reaches it
+                    await self._create_and_start(spec)
             return name
 
     async def start_existing(self, name: str) -> str:
@@ -99,6 +91,11 @@ class ContainerManager:
                 except errors.ContainerzError as exc:
                     raise _start_error(exc) from exc
             return name
+
+    def _placed_elsewhere(self, name: str) -> bool:
+        """Recorded, but meant to run on the other control processor."""
+        recorded = self._state.desired.of(Kind.CONTAINER).get(name)
+        return recorded is not None and not self.place(desired.container_spec(recorded).location).runs_here
 
     def _recording(self, name: str, wanted: ContainerState) -> AbstractAsyncContextManager[object]:
         """Journal ``name``'s new desired state around the engine work, if the journal knows it."""
@@ -132,7 +129,7 @@ class ContainerManager:
 
     def _labels(self, spec: ContainerSpec) -> dict[str, str]:
         labels = dict(spec.labels)
-        labels.update(placement_labels(spec.location))
+        labels.update(self.place(spec.location).labels(spec.location))
         if spec.ports:
             labels[PORTS_LABEL] = ",".join(f"{p.internal}:{p.external}" for p in spec.ports)
         return labels
@@ -157,6 +154,9 @@ class ContainerManager:
     async def stop(self, name: str, force: bool, restart: bool) -> None:
         async with self._locks.hold(name):
             existing = await self._engine.inspect_container(name)
+            if existing is None and self._placed_elsewhere(name):
+                async with self._recording(name, ContainerState.RUNNING if restart else ContainerState.STOPPED):
+                    return
             if existing is None:
                 raise errors.NotFound(f"no container named {name}")
             if existing.state is not ContainerState.RUNNING:
@@ -171,6 +171,9 @@ class ContainerManager:
     async def remove(self, name: str, force: bool) -> None:
         async with self._locks.hold(name):
             existing = await self._engine.inspect_container(name)
+            if existing is None and self._placed_elsewhere(name):
+                async with self._state.change(desired.remove(Kind.CONTAINER, name)):
+                    return
             if existing is None:
                 raise errors.NotFound(f"no container named {name}")
             if existing.state is ContainerState.RUNNING and not force:
@@ -258,6 +261,11 @@ class ContainerManager:
         wanted = desired.desired_container_state(record)
         async with self._locks.hold(name):
             existing = await self._engine.inspect_container(name)
+            if not self.place(spec.location).runs_here:
+                if existing is None:
+                    return None
+                await self._engine.remove_container(name, force=True)
+                return "removed: it runs on the other control processor"
             if existing is None:
                 if await self._engine.inspect_image(spec.image_ref) is None:
                     raise errors.NotFound(f"cannot recreate container {name}: image {spec.image_ref} is missing")

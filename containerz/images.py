@@ -6,7 +6,7 @@ import asyncio
 import enum
 import functools
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from containerz.settings import Settings
 from containerz.sshfetch import parse_location, ssh_download
 from containerz.threads import iterate_in_thread
 from containerz.upload import PARTIAL_SUFFIX
-from state import Kind, StateStore
+from state import Kind, StateWriter
 
 log = structlog.get_logger(__name__)
 
@@ -59,9 +59,12 @@ def split_reference(reference: str) -> tuple[str, str]:
 
 
 class ImageManager:
-    def __init__(self, engine: Engine, settings: Settings, state: StateStore) -> None:
+    def __init__(self, engine: Engine, settings: Settings, state: StateWriter) -> None:
         self._engine = engine
         self._state = state
+        # Run after an image is loaded and before it is recorded as deployed: the active uses it
+        # to get the image onto the standby first.
+        self.after_load: Callable[[str], Awaitable[None]] | None = None
         self._uploads_dir = settings.uploads_dir
         self._state_dir = settings.data_dir
         self._locks = KeyedLocks()
@@ -102,7 +105,17 @@ class ImageManager:
         ``reference`` named before if nothing else holds it any more."""
         name, _, tag = reference.rpartition(":")
         async with self._state.change(desired.put_image(name, tag)):
-            return await self._check_loaded(reference, previous, await self._engine.load_image(chunks))
+            image = await self._check_loaded(reference, previous, await self._engine.load_image(chunks))
+            if self.after_load is not None:
+                await self.after_load(reference)
+            return image
+
+    async def mirror(self, name: str, tag: str, chunks: AsyncIterator[bytes]) -> ImageDetails:
+        """Load an image the journal already records, saved by the other control processor's
+        engine (so already tagged exactly ``name:tag``)."""
+        reference = f"{name}:{tag}"
+        previous = await self._engine.inspect_image(reference)
+        return await self._check_loaded(reference, previous, await self._engine.load_image(chunks))
 
     async def _check_loaded(
         self, reference: str, previous: ImageDetails | None, loaded: tuple[str, ...]
@@ -146,6 +159,8 @@ class ImageManager:
                 await self._engine.tag_image(reference, name, tag)
                 # Keep only the name the client asked for; the image stays, held by name:tag.
                 await self._engine.remove_image(reference, force=False)
+            if self.after_load is not None:
+                await self.after_load(f"{name}:{tag}")
 
     async def _download(
         self, name: str, tag: str, download: Callable[[Path], Iterator[int]]

@@ -10,7 +10,7 @@ from containerz.images import ImageManager
 from containerz.plugins import PluginManager
 from containerz.settings import Settings
 from containerz.volumes import VolumeManager
-from state import StateStore
+from state import StateWriter
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Managers:
     plugins: PluginManager
 
     @classmethod
-    def on(cls, engine: Engine, settings: Settings, state: StateStore) -> Managers:
+    def on(cls, engine: Engine, settings: Settings, state: StateWriter) -> Managers:
         return cls(
             engine=engine,
             images=ImageManager(engine, settings, state),

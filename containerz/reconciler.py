@@ -15,13 +15,13 @@ import structlog
 
 from containerz import errors
 from containerz.managers import Managers
-from state import Action, Change, Kind, StateStore
+from state import Action, Change, Kind, StateWriter
 
 log = structlog.get_logger(__name__)
 
 
 class Reconciler:
-    def __init__(self, state: StateStore, managers: Managers) -> None:
+    def __init__(self, state: StateWriter, managers: Managers) -> None:
         self._state = state
         self._managers = managers
 

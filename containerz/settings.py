@@ -9,6 +9,17 @@ MAX_CHUNK_SIZE = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class RedundancySettings:
+    """For one of two control processors."""
+
+    peer_name: str  # the other control processor's component name
+    peer_address: str  # its Peer endpoint
+    peer_listen: str  # ours
+    arbiter: Path  # the lock file both contend for: whoever holds it is active
+    service_listen: str | None = None  # the device's address, served by whichever is active
+
+
+@dataclass(frozen=True)
 class Settings:
     listen: str = "[::]:9339"
     # This control processor's component name in gNMI /components and gNOI System paths.
@@ -20,6 +31,8 @@ class Settings:
     plugin_enable_timeout_seconds: int = 30
     log_format: str = "auto"
     log_level: str = "info"
+    # Set for one of two control processors: the peer, the arbiter and the shared address.
+    redundancy: RedundancySettings | None = None
     # How often the journal's objects are checked against the engine between takeovers.
     reconcile_interval_seconds: float = 10.0
 

@@ -15,13 +15,13 @@ import structlog
 from containerz import errors
 from containerz.engine.base import Engine
 from containerz.platform import Platform
-from state import Kind, StateStore
+from state import Kind, StateWriter
 
 log = structlog.get_logger(__name__)
 
 
 class StandaloneControl:
-    def __init__(self, platform: Platform, engine: Engine, state: StateStore) -> None:
+    def __init__(self, platform: Platform, engine: Engine, state: StateWriter) -> None:
         self._platform = platform
         self._engine = engine
         self._state = state

@@ -9,11 +9,11 @@ from containerz import desired, errors
 from containerz.engine.base import Engine
 from containerz.locks import KeyedLocks
 from containerz.model import VolumeSpec, VolumeSummary
-from state import Kind, StateStore
+from state import Kind, StateWriter
 
 
 class VolumeManager:
-    def __init__(self, engine: Engine, state: StateStore) -> None:
+    def __init__(self, engine: Engine, state: StateWriter) -> None:
         self._engine = engine
         self._state = state
         self._locks = KeyedLocks()

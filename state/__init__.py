@@ -9,10 +9,11 @@ from state.arbiter import Arbiter, FileArbiter, MemoryArbiter
 from state.desired import DesiredState
 from state.epoch import EpochStore, FileEpochStore, MemoryEpochStore, StaleEpoch
 from state.journal import FileJournal, JournalStore, MemoryJournal
+from state.ledger import Ledger, NotStandby
 from state.records import Action, Change, Done, Intent, JournalError, Kind, Record
 from state.replication import Fenced, Follower, LinkState, Reply, StandbyLink, Transport, Verdict
 from state.snapshot import FileSnapshotStore, MemorySnapshotStore, Snapshot, SnapshotStore
-from state.store import NoStandby, Replicator, StateStore
+from state.store import NoStandby, NotActive, Replicator, StateStore, StateWriter
 
 __all__ = [
     "Action",
@@ -31,12 +32,15 @@ __all__ = [
     "JournalError",
     "JournalStore",
     "Kind",
+    "Ledger",
     "LinkState",
     "MemoryArbiter",
     "MemoryEpochStore",
     "MemoryJournal",
     "MemorySnapshotStore",
     "NoStandby",
+    "NotActive",
+    "NotStandby",
     "Record",
     "Replicator",
     "Reply",
@@ -45,6 +49,7 @@ __all__ = [
     "StaleEpoch",
     "StandbyLink",
     "StateStore",
+    "StateWriter",
     "Transport",
     "Verdict",
 ]

@@ -26,7 +26,12 @@ class Arbiter(Protocol):
         ...
 
     def release(self) -> None:
-        """Give mastership up (a planned switchover)."""
+        """Give mastership up (a planned switchover); the next holder sees it was handed over."""
+        ...
+
+    @property
+    def handed_over(self) -> bool:
+        """Whether the previous holder released mastership (rather than died holding it)."""
         ...
 
     def holder(self) -> tuple[str, int] | None:
@@ -38,6 +43,9 @@ class FileArbiter:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._held: IO[str] | None = None
+        self._name = ""
+        self._epoch = 0
+        self.handed_over = False
 
     async def acquire(self, name: str) -> int:
         handle = await asyncio.to_thread(self._path.open, "a+")
@@ -57,17 +65,22 @@ class FileArbiter:
 
     def _claim(self, handle: IO[str], name: str) -> int:
         handle.seek(0)
-        _, epoch = _parse(handle.read(), self._path)
-        epoch += 1
+        _, epoch, self.handed_over = _parse(handle.read(), self._path)
+        self._name, self._epoch = name, epoch + 1
+        self._write(handle, f"{name} {self._epoch}\n")
+        return self._epoch
+
+    @staticmethod
+    def _write(handle: IO[str], line: str) -> None:
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{name} {epoch}\n")
+        handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
-        return epoch
 
     def release(self) -> None:
         if self._held is not None:
+            self._write(self._held, f"{self._name} {self._epoch} released\n")
             fcntl.flock(self._held, fcntl.LOCK_UN)
             self._held.close()
             self._held = None
@@ -75,17 +88,19 @@ class FileArbiter:
     def holder(self) -> tuple[str, int] | None:
         if not self._path.exists():
             return None
-        name, epoch = _parse(self._path.read_text(), self._path)
+        name, epoch, _ = _parse(self._path.read_text(), self._path)
         return (name, epoch) if name else None
 
 
-def _parse(text: str, path: Path) -> tuple[str, int]:
+def _parse(text: str, path: Path) -> tuple[str, int, bool]:
+    """``<holder> <epoch> [released]``: who holds (or last held) mastership, in which epoch,
+    and whether it let go."""
     if not text.strip():
-        return "", 0
+        return "", 0, False
     parts = text.split()
-    if len(parts) != 2 or not parts[1].isdigit():
-        raise JournalError(f"{path}: {text.strip()!r} is not '<holder> <epoch>'")
-    return parts[0], int(parts[1])
+    if len(parts) not in (2, 3) or not parts[1].isdigit() or parts[2:] not in ([], ["released"]):
+        raise JournalError(f"{path}: {text.strip()!r} is not '<holder> <epoch> [released]'")
+    return parts[0], int(parts[1]), len(parts) == 3
 
 
 class MemoryArbiter:
@@ -95,6 +110,7 @@ class MemoryArbiter:
         self._lock = asyncio.Lock()
         self._holder: tuple[str, int] | None = None
         self._epoch = 0
+        self.handed_over = False
 
     async def acquire(self, name: str) -> int:
         await self._lock.acquire()
@@ -104,6 +120,7 @@ class MemoryArbiter:
 
     def release(self) -> None:
         if self._lock.locked():
+            self.handed_over = True
             self._lock.release()
 
     def holder(self) -> tuple[str, int] | None:

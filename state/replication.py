@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -127,12 +128,7 @@ class LinkState(enum.Enum):
 class Freezer(Protocol):
     """What the link needs from the state store for a bulk sync: its state, with writes held."""
 
-    def frozen(self) -> FrozenState: ...
-
-
-class FrozenState(Protocol):
-    async def __aenter__(self) -> Snapshot: ...
-    async def __aexit__(self, *exc_info: object) -> None: ...
+    def frozen(self) -> AbstractAsyncContextManager[Snapshot]: ...
 
 
 class StandbyLink:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import structlog
@@ -25,10 +25,28 @@ log = structlog.get_logger(__name__)
 DEFAULT_SNAPSHOT_EVERY = 1000
 
 
+class NotActive(Exception):
+    """A write reached a control processor that is not (or no longer) the active one."""
+
+
 class Replicator(Protocol):
     async def replicate(self, records: Sequence[Record]) -> None:
         """Return once the standby has persisted ``records`` (or is known to be out of sync)."""
         ...
+
+
+class StateWriter(Protocol):
+    """What the managers write desired state through: a :class:`StateStore`, or a
+    :class:`state.ledger.Ledger` that refuses writes while its control processor is standby."""
+
+    @property
+    def desired(self) -> DesiredState: ...
+
+    async def begin(self, change: Change) -> int: ...
+
+    async def finish(self, op: int, ok: bool) -> None: ...
+
+    def change(self, change: Change) -> AbstractAsyncContextManager[int]: ...
 
 
 class NoStandby:
@@ -53,6 +71,7 @@ class StateStore:
         self._replicator = replicator or NoStandby()
         self._snapshot_every = snapshot_every
         self._lock = asyncio.Lock()
+        self._retired = False
         self.desired = self._restore()
         self._since_snapshot = 0
 
@@ -100,8 +119,15 @@ class StateStore:
         # between the local fsync and the standby's.
         return await asyncio.shield(asyncio.ensure_future(self._append(make)))
 
+    def retire(self) -> None:
+        """Take no more writes: this control processor is handing over. Writers already
+        queued for the lock are refused rather than written behind the new active's back."""
+        self._retired = True
+
     async def _append(self, make: _EntryMaker) -> Record:
         async with self._lock:
+            if self._retired:
+                raise NotActive("this control processor has handed over; send writes to the new active one")
             seq = self.desired.seq + 1
             record = Record(self._epochs.current(), seq, make(seq))
             await asyncio.to_thread(self._journal.append, [record])

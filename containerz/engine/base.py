@@ -48,6 +48,10 @@ class Engine(Protocol):
         """Where the engine keeps images, if it says; the path is on the engine's machine."""
         ...
 
+    def save_image(self, reference: str) -> AsyncGenerator[bytes, None]:
+        """The image as a ``docker save`` tarball, chunk by chunk."""
+        ...
+
     def pull_image(self, reference: str, auth: RegistryAuth | None) -> AsyncGenerator[int, None]:
         """Pull from a registry, yielding the bytes downloaded so far."""
         ...

@@ -223,6 +223,14 @@ class DockerEngine:
 
         return await self._long_call("load image", load)
 
+    async def save_image(self, reference: str) -> AsyncGenerator[bytes, None]:
+        def open_save(api: docker.APIClient) -> Iterator[bytes]:
+            return api.get_image(reference, chunk_size=1 << 20)  # type: ignore[no-any-return]
+
+        async with aclosing(self._stream(f"save image {reference}", open_save)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
     async def storage_root(self) -> Path | None:
         info = await self._call("engine info", lambda api: api.info())
         root = info.get("DockerRootDir")

@@ -14,6 +14,7 @@ from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from containerz import errors
+from state import Fenced, NotActive, NotStandby
 
 log = structlog.get_logger("containerz.rpc")
 R = TypeVar("R")
@@ -59,6 +60,10 @@ class RpcLog:
 def _as_status(exc: Exception) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, errors.ContainerzError):
         return exc.code, exc.message
+    if isinstance(exc, NotActive | Fenced):
+        return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, NotStandby):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     log.exception("rpc.unexpected_error")
     return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
 

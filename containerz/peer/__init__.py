@@ -1,0 +1,1 @@
+"""The Peer protocol between the two control processors: replication, images, status."""

@@ -1,0 +1,305 @@
+"""One of two control processors: standby until it holds mastership, then active until it hands over.
+
+The arbiter (an exclusive lock both control processors can see) decides who is active. The
+standby follows the active's journal over the Peer link and mirrors it on its own engine:
+images (fetched from the active), volumes, and the containers placed on it (L_BACKUP, L_ALL).
+The active takes writes, replicates each record before answering (see
+:mod:`state.replication`), binds the device's shared service address and runs what is placed
+on it. A planned switchover holds writes, stops the containers that move, releases mastership
+and lets the standby take it; a crash releases it too (the kernel drops the lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import grpc
+import structlog
+
+from containerz import desired as recorded
+from containerz import errors
+from containerz.engine.base import Engine
+from containerz.managers import Managers
+from containerz.model import Location
+from containerz.peer.client import PeerClient
+from containerz.placement import Placement, on_active, on_standby
+from containerz.platform import ControlProcessor, Platform, Role, SwitchoverTrigger
+from containerz.reconciler import Reconciler
+from containerz.settings import RedundancySettings
+from protos.containerz import peer_pb2 as pb
+from state import FileArbiter, Kind, Ledger, StandbyLink
+from state.desired import DesiredState
+
+log = structlog.get_logger(__name__)
+
+_PEER_POLL_SECONDS = 1.0
+_MIRROR_SECONDS = 5.0
+_BIND_RETRY_SECONDS = 0.05
+_BIND_ATTEMPTS = 200
+
+
+ServiceStarter = Callable[[str], Awaitable[grpc.aio.Server]]
+
+
+class Redundancy:
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: RedundancySettings,
+        ledger: Ledger,
+        managers: Managers,
+        engine: Engine,
+        reconciler: Reconciler,
+        start_service: ServiceStarter,
+    ) -> None:
+        self.name = name
+        self._config = config
+        self._ledger = ledger
+        self._managers = managers
+        self._engine = engine
+        self._start_service = start_service
+        self._reconciler = reconciler
+        self._arbiter = FileArbiter(config.arbiter)
+        self._peer = PeerClient(config.peer_address)
+        self._link: StandbyLink | None = None
+        self._service: grpc.aio.Server | None = None
+        self._handed_over = asyncio.Event()
+        self._mirror_wanted = asyncio.Event()
+        self._me = ControlProcessor(name, Role.SECONDARY)
+        self._other = ControlProcessor(config.peer_name, Role.PRIMARY, up=False)
+        self._platform = Platform(processors=sorted([self._me, self._other], key=lambda cp: cp.name))
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ ControlPlane
+
+    @property
+    def platform(self) -> Platform:
+        return self._platform
+
+    @property
+    def active(self) -> bool:
+        return self._ledger.active
+
+    async def switch_to(self, name: str) -> None:
+        if not self.active:
+            raise errors.FailedPrecondition(
+                f"{self.name} is the standby; send SwitchControlProcessor to the active control processor"
+            )
+        if name == self.name:
+            return  # already active: the no-op the proto asks for
+        if self._link is None or not self._link.in_sync:
+            raise errors.FailedPrecondition(
+                f"{name} is not switchover-ready (its state is not in sync yet); "
+                "wait for /components/component[name=" + self.name + "]/state/switchover-ready"
+            )
+        # Answer first; the handover closes the very address the request may have come in on.
+        asyncio.get_running_loop().call_later(0.2, lambda: asyncio.ensure_future(self._hand_over()))
+
+    async def cold_reboot(self) -> None:
+        raise errors.Unimplemented("a cold reboot of a device with two control processors is not supported yet")
+
+    async def close(self) -> None:
+        if self._service is not None:
+            await self._service.stop(1)
+        self._arbiter.release()
+        await self._peer.close()
+
+    def status(self) -> pb.StatusReply:
+        return pb.StatusReply(
+            name=self.name,
+            active=self.active,
+            epoch=self._ledger.epoch,
+            boot_time_ns=self._me.boot_time_ns,
+            software_version=self._platform.software_version,
+            switchover_ready=self._me.switchover_ready,
+            last_switchover_time_ns=self._me.last_switchover_time_ns,
+            last_switchover_trigger=self._me.last_switchover_trigger.value if self._me.last_switchover_trigger else "",
+        )
+
+    # ------------------------------------------------------------------ the role loop
+
+    async def run(self) -> None:
+        """Forever: serve as standby until mastership comes, then as active until handed over."""
+        self._loop = asyncio.get_running_loop()
+        watcher = asyncio.create_task(self._watch_peer())
+        try:
+            while True:
+                epoch = await self._serve_as_standby()
+                trigger = (
+                    SwitchoverTrigger.USER_INITIATED
+                    if self._arbiter.handed_over
+                    else SwitchoverTrigger.SYSTEM_INITIATED
+                )
+                await self._serve_as_active(epoch, trigger)
+        finally:
+            watcher.cancel()
+            self._arbiter.release()
+
+    def on_applied(self, _: DesiredState) -> None:
+        """Called (from a worker thread) when the standby has applied records from the active."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._mirror_wanted.set)
+
+    async def _serve_as_standby(self) -> int:
+        self._ledger.become_standby()
+        self._managers.containers.place = on_standby
+        self._me.role, self._me.switchover_ready = Role.SECONDARY, False
+        await self._platform.announce()
+        log.info("role.standby", name=self.name)
+        mirror = asyncio.create_task(self._mirror())
+        try:
+            return await self._arbiter.acquire(self.name)
+        finally:
+            mirror.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await mirror
+
+    async def _serve_as_active(self, epoch: int, trigger: SwitchoverTrigger) -> None:
+        cut_off = dict(self._ledger.desired.open_intents)
+        link = StandbyLink(self._peer, lambda: self._ledger.epoch)
+        self._link = link
+        self._ledger.become_active(epoch, link)
+        self._managers.containers.place = self._place_on_active
+        self._managers.images.after_load = self._replicate_image
+        self._me.role = Role.PRIMARY
+        self._me.last_switchover_time_ns = time.time_ns()
+        self._me.last_switchover_trigger = trigger
+        await self._platform.announce()
+        log.info("role.active", name=self.name, epoch=epoch, trigger=trigger.value)
+        await self._reconciler.take_over(cut_off)
+        if self._config.service_listen:
+            self._service = await self._bind_service(self._config.service_listen)
+        syncing = asyncio.create_task(self._keep_standby_in_sync(link))
+        self._handed_over.clear()
+        try:
+            await self._handed_over.wait()
+        finally:
+            syncing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await syncing
+            self._managers.images.after_load = None
+            self._link = None
+
+    def _place_on_active(self, location: Location) -> Placement:
+        return on_active(self._link is not None and self._link.in_sync)(location)
+
+    async def _keep_standby_in_sync(self, link: StandbyLink) -> None:
+        while True:
+            await link.sync(self._ledger.store)
+            ready = link.in_sync
+            if ready != self._me.switchover_ready:
+                self._me.switchover_ready = ready
+                await self._platform.announce()
+                # L_BACKUP containers move to or from this control processor.
+                await self._reconciler.converge(bring_up=True)
+            link.changed.clear()
+            if ready:
+                await link.changed.wait()
+            else:
+                await asyncio.sleep(_PEER_POLL_SECONDS)
+
+    async def _bind_service(self, listen: str) -> grpc.aio.Server:
+        """The old active may still hold the address for a moment: retry until it lets go."""
+        for _ in range(_BIND_ATTEMPTS):
+            try:
+                return await self._start_service(listen)
+            except OSError:
+                await asyncio.sleep(_BIND_RETRY_SECONDS)
+        raise OSError(f"cannot bind the service address {listen}: something else holds it")
+
+    async def _hand_over(self) -> None:
+        """Planned switchover: hold writes, stop what moves, let go of mastership."""
+        log.info("handover.start", name=self.name, to=self._config.peer_name)
+        async with self._ledger.frozen():
+            if self._service is not None:
+                await self._service.stop(0.5)
+                self._service = None
+            await self._stop_containers_that_move()
+            self._arbiter.release()
+            self._ledger.become_standby()
+        self._handed_over.set()
+        log.info("handover.done", name=self.name)
+
+    async def _stop_containers_that_move(self) -> None:
+        for name, record in list(self._ledger.desired.of(Kind.CONTAINER).items()):
+            spec = recorded.container_spec(record)
+            if on_standby(spec.location).runs_here:
+                continue  # runs on both, or already on the standby: it stays
+            with contextlib.suppress(errors.ContainerzError):
+                await self._engine.remove_container(name, force=True)
+
+    # ------------------------------------------------------------------ mirroring (standby)
+
+    async def _mirror(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._mirror_wanted.wait(), _MIRROR_SECONDS)
+            self._mirror_wanted.clear()
+            try:
+                await self._fetch_missing_images()
+                await self._reconciler.converge(bring_up=True)
+            except (errors.ContainerzError, ConnectionError) as exc:
+                log.warning("mirror.failed", reason=str(exc))
+
+    async def _fetch_missing_images(self) -> None:
+        for reference in list(self._ledger.desired.of(Kind.IMAGE)):
+            if await self._engine.inspect_image(reference) is None:
+                await self.fetch_image(reference)
+
+    async def fetch_image(self, reference: str) -> None:
+        """Load ``reference`` into this engine from the other control processor's."""
+        name, _, tag = reference.rpartition(":")
+        chunks = self._peer.fetch_image(reference)
+        await self._managers.images.mirror(name, tag, chunks)
+        log.info("mirror.image_fetched", image=reference)
+
+    async def prefetch(self, epoch: int, reference: str) -> None:
+        """The active asks (before it records an image as deployed) that we hold it already."""
+        if self.active:
+            raise errors.FailedPrecondition("prefetch reached the active control processor")
+        if epoch < self._ledger.epoch:
+            raise errors.FailedPrecondition(f"prefetch from epoch {epoch}, older than {self._ledger.epoch}")
+        await self.fetch_image(reference)
+
+    async def _replicate_image(self, reference: str) -> None:
+        """On the active: the standby must hold an image before the record saying it is deployed."""
+        if self._link is None or not self._link.in_sync:
+            return  # degraded: the standby fetches it when it is back in sync
+        try:
+            await self._peer.prefetch(self._ledger.epoch, reference)
+        except (ConnectionError, Exception) as exc:
+            log.warning("standby.prefetch_failed", image=reference, reason=str(exc))
+            self._link.state = self._link.state.JOINING
+
+    # ------------------------------------------------------------------ the other one
+
+    async def _watch_peer(self) -> None:
+        while True:
+            try:
+                status = await self._peer.status()
+            except Exception:
+                changed = self._other.up
+                self._other.up = False
+            else:
+                role = Role.PRIMARY if status.active else Role.SECONDARY
+                changed = (not self._other.up) or self._other.role is not role
+                self._other.up, self._other.role = True, role
+                self._other.boot_time_ns = status.boot_time_ns
+                self._other.last_switchover_time_ns = status.last_switchover_time_ns
+                if status.last_switchover_trigger:
+                    self._other.last_switchover_trigger = SwitchoverTrigger(status.last_switchover_trigger)
+                if status.active and self._me.switchover_ready != status.switchover_ready:
+                    self._me.switchover_ready = status.switchover_ready
+                    changed = True
+            if not self._other.up and not self.active:
+                self._other.role = Role.PRIMARY
+            if changed:
+                await self._platform.announce()
+            await asyncio.sleep(_PEER_POLL_SECONDS)
+
+
+__all__ = ["Redundancy", "RedundancySettings"]
