@@ -39,6 +39,8 @@ _PEER_POLL_SECONDS = 1.0
 _MIRROR_SECONDS = 5.0
 _BIND_RETRY_SECONDS = 0.05
 _BIND_ATTEMPTS = 200
+# How long a control processor that handed over waits for the other to take mastership.
+_HANDOVER_SECONDS = 10.0
 
 
 ServiceStarter = Callable[[str], Awaitable[grpc.aio.Server]]
@@ -68,6 +70,7 @@ class Redundancy:
         self._link: StandbyLink | None = None
         self._service: grpc.aio.Server | None = None
         self._handed_over = asyncio.Event()
+        self._yielding = False
         self._mirror_wanted = asyncio.Event()
         self._me = ControlProcessor(name, Role.SECONDARY)
         self._other = ControlProcessor(config.peer_name, Role.PRIMARY, up=False)
@@ -148,10 +151,14 @@ class Redundancy:
         self._ledger.become_standby()
         self._managers.containers.place = on_standby
         self._me.role, self._me.switchover_ready = Role.SECONDARY, False
+        if self._other.up:
+            self._other.role = Role.PRIMARY
         await self._platform.announce()
         log.info("role.standby", name=self.name)
         mirror = asyncio.create_task(self._mirror())
         try:
+            if self._yielding:
+                await self._let_peer_take_over()
             return await self._arbiter.acquire(self.name)
         finally:
             mirror.cancel()
@@ -165,7 +172,7 @@ class Redundancy:
         self._ledger.become_active(epoch, link)
         self._managers.containers.place = self._place_on_active
         self._managers.images.after_load = self._replicate_image
-        self._me.role = Role.PRIMARY
+        self._me.role, self._other.role = Role.PRIMARY, Role.SECONDARY
         self._me.last_switchover_time_ns = time.time_ns()
         self._me.last_switchover_trigger = trigger
         await self._platform.announce()
@@ -183,6 +190,18 @@ class Redundancy:
                 await syncing
             self._managers.images.after_load = None
             self._link = None
+
+    async def _let_peer_take_over(self) -> None:
+        """After handing over, keep out of the arbiter until the other control processor holds it
+        (or plainly cannot: then the device must not stay without an active one)."""
+        self._yielding = False
+        deadline = asyncio.get_running_loop().time() + _HANDOVER_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            holder = self._arbiter.holder()
+            if holder is not None and holder[0] != self.name:
+                return
+            await asyncio.sleep(_BIND_RETRY_SECONDS)
+        log.warning("handover.not_taken", to=self._config.peer_name, waited_seconds=_HANDOVER_SECONDS)
 
     def _place_on_active(self, location: Location) -> Placement:
         return on_active(self._link is not None and self._link.in_sync)(location)
@@ -219,6 +238,7 @@ class Redundancy:
                 await self._service.stop(0.5)
                 self._service = None
             await self._stop_containers_that_move()
+            self._yielding = True
             self._arbiter.release()
             self._ledger.become_standby()
         self._handed_over.set()
@@ -271,9 +291,9 @@ class Redundancy:
             return  # degraded: the standby fetches it when it is back in sync
         try:
             await self._peer.prefetch(self._ledger.epoch, reference)
-        except (ConnectionError, Exception) as exc:
+        except Exception as exc:  # any failure: the standby drops to degraded
             log.warning("standby.prefetch_failed", image=reference, reason=str(exc))
-            self._link.state = self._link.state.JOINING
+            self._link.drop(f"could not get {reference} onto the standby")
 
     # ------------------------------------------------------------------ the other one
 
@@ -281,9 +301,11 @@ class Redundancy:
         while True:
             try:
                 status = await self._peer.status()
-            except Exception:
+            except Exception:  # any failure means it is not there
                 changed = self._other.up
                 self._other.up = False
+                if self._link is not None and self._link.in_sync:
+                    self._link.drop("the standby does not answer")
             else:
                 role = Role.PRIMARY if status.active else Role.SECONDARY
                 changed = (not self._other.up) or self._other.role is not role
@@ -295,8 +317,11 @@ class Redundancy:
                 if status.active and self._me.switchover_ready != status.switchover_ready:
                     self._me.switchover_ready = status.switchover_ready
                     changed = True
-            if not self._other.up and not self.active:
-                self._other.role = Role.PRIMARY
+            if not self._other.up:
+                # Not there to say: it is whatever we are not.
+                role = Role.SECONDARY if self.active else Role.PRIMARY
+                changed = changed or self._other.role is not role
+                self._other.role = role
             if changed:
                 await self._platform.announce()
             await asyncio.sleep(_PEER_POLL_SECONDS)

@@ -151,6 +151,10 @@ class StandbyLink:
             self.state = state
             self.changed.set()
 
+    def drop(self, reason: str) -> None:
+        """The standby is known to be gone or behind: stop waiting for it, and bulk-sync it later."""
+        self._set(LinkState.JOINING, reason)
+
     async def replicate(self, records: Sequence[Record]) -> None:
         """Called with the store's write lock held, after the local fsync."""
         if not self.in_sync:

@@ -43,6 +43,21 @@ def docker_host() -> str:
 
 
 @pytest.fixture(scope="session")
+def second_docker_host() -> str:
+    """A second private engine: the other control processor's, for the two-CP tests."""
+    configured = os.environ.get("CONTAINERZ_TEST_DOCKER_HOST_2")
+    if configured:
+        return configured
+    started = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "engine.sh"), "start", "--dir", f"{ENGINE_DIR}-cp2"],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return started.stdout.strip().splitlines()[-1].split("=", 1)[1]
+
+
+@pytest.fixture(scope="session")
 def docker_api(docker_host: str) -> Iterator[docker.APIClient]:
     api = docker.APIClient(base_url=docker_host, version="auto", timeout=120)
     yield api

@@ -13,9 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, docker_host: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, docker_host: str, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.docker_host = docker_host
         self.data_dir = data_dir
+        self._args = args or []
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self._ready = data_dir.parent / f"{data_dir.name}-ready"
         self._env = env or {}
@@ -52,6 +55,7 @@ class ServerProcess:
                     "json",
                     "--stop-grace",
                     "3",
+                    *self._args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

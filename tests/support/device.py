@@ -1,0 +1,111 @@
+"""A device of two control processors on this machine, for tests and benchmarks: two server
+processes, each on its own engine, contending for one arbiter, with a shared service address."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from protos.gnmi.proto.gnmi import gnmi_pb2 as gnmi
+from protos.gnmi.proto.gnmi import gnmi_pb2_grpc
+from tests.support.server import ServerProcess
+
+NAMES = ("Supervisor1", "Supervisor2")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Device:
+    engines: tuple[str, str]
+    directory: Path
+    service: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
+    peers: tuple[str, str] = field(default_factory=lambda: (f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"))
+    processes: dict[str, ServerProcess] = field(default_factory=dict)
+
+    def process(self, name: str) -> ServerProcess:
+        index = NAMES.index(name)
+        other = 1 - index
+        args = [
+            "--name", name,
+            "--peer-name", NAMES[other],
+            "--peer-address", self.peers[other],
+            "--peer-listen", self.peers[index],
+            "--arbiter", str(self.directory / "arbiter.lock"),
+            "--service-listen", self.service,
+            "--reconcile-interval", "1",
+        ]  # fmt: skip
+        return ServerProcess(self.engines[index], self.directory / name, args=args)
+
+    def start(self, name: str) -> ServerProcess:
+        self.processes[name] = self.process(name).start()
+        return self.processes[name]
+
+    def boot(self) -> Device:
+        for name in NAMES:
+            self.start(name)
+        return self
+
+    def own(self, name: str) -> str:
+        return self.processes[name].address
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+def components(address: str) -> dict[str, dict[str, object]]:
+    """``/components/component[name=*]/state`` through a gNMI Subscribe ONCE, as ondatra reads it."""
+    request = gnmi.SubscribeRequest(
+        subscribe=gnmi.SubscriptionList(
+            prefix=gnmi.Path(origin="openconfig", target="dut"),
+            mode=gnmi.SubscriptionList.ONCE,
+            encoding=gnmi.PROTO,
+            subscription=[
+                gnmi.Subscription(
+                    path=gnmi.Path(
+                        elem=[gnmi.PathElem(name="components"), gnmi.PathElem(name="component", key={"name": "*"})]
+                    )
+                )
+            ],
+        )
+    )
+    found: dict[str, dict[str, object]] = {}
+    with grpc.insecure_channel(address) as channel:
+        for response in gnmi_pb2_grpc.gNMIStub(channel).Subscribe(iter([request]), timeout=5):
+            for update in response.update.update:
+                name = update.path.elem[1].key["name"]
+                leaf = "/".join(e.name for e in update.path.elem[3:])
+                value = update.val
+                found.setdefault(name, {})[leaf] = getattr(value, value.WhichOneof("value") or "string_val")
+    return found
+
+
+def roles(address: str) -> dict[str, object]:
+    try:
+        return {name: state.get("redundant-role") for name, state in components(address).items()}
+    except grpc.RpcError:
+        return {}
+
+
+def active_name(address: str) -> str | None:
+    primaries = [name for name, role in roles(address).items() if role == "PRIMARY"]
+    return primaries[0] if len(primaries) == 1 else None
+
+
+def ready(address: str, name: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return components(address).get(name, {}).get("switchover-ready") is True
+        except grpc.RpcError:
+            return False
+
+    return check
