@@ -276,7 +276,7 @@ async def serve(settings: Settings, ready_file: Path | None = None) -> Outcome:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    rebooting = server.standalone.reboot_requested if server.standalone is not None else asyncio.Event()
+    rebooting = server.control.reboot_requested
     waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(rebooting.wait())]
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     for wait in waits:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from containerz import __version__
+from containerz import __version__, device
 from containerz.app import serve
 from containerz.heap import reuse_chunk_sized_blocks
 from containerz.logs import configure_logging
@@ -104,6 +104,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=_env(environ, "CONTAINERZ_SERVICE_LISTEN", default="") or None,
         help="the device's shared address, served by whichever control processor is active [CONTAINERZ_SERVICE_LISTEN]",
     )
+    redundancy.add_argument(
+        "--reboot-exit-code",
+        metavar="CODE",
+        type=int,
+        default=None,
+        help="on a cold reboot, exit with CODE for the chassis to power-cycle the device (set by 'server.py device')",
+    )
     parser.add_argument(
         "--reconcile-interval",
         metavar="SECONDS",
@@ -158,6 +165,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
             peer_listen=args.peer_listen,
             arbiter=args.arbiter,
             service_listen=args.service_listen,
+            reboot_exit_code=args.reboot_exit_code,
         )
     settings = Settings(
         listen=args.listen,
@@ -176,6 +184,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["device"]:
+        return device.main(arguments[1:], os.environ)
     settings, args = parse_settings(arguments, os.environ)
     configure_logging(settings.log_level, settings.log_format)
     reuse_chunk_sized_blocks()
@@ -184,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"server.py: {exc}", file=sys.stderr)
         return 1
+    if outcome.reboot and settings.redundancy is not None and settings.redundancy.reboot_exit_code is not None:
+        return settings.redundancy.reboot_exit_code  # the chassis power-cycles the device
     if outcome.reboot:
         # A cold reboot restarts the process; it keeps the address it had, even one picked with port 0.
         restarted = [sys.executable, sys.argv[0], *with_listen(arguments, outcome.listen)]

@@ -71,6 +71,7 @@ class Redundancy:
         self._service: grpc.aio.Server | None = None
         self._handed_over = asyncio.Event()
         self._yielding = False
+        self.reboot_requested = asyncio.Event()
         self._mirror_wanted = asyncio.Event()
         self._me = ControlProcessor(name, Role.SECONDARY)
         self._other = ControlProcessor(config.peer_name, Role.PRIMARY, up=False)
@@ -103,7 +104,17 @@ class Redundancy:
         asyncio.get_running_loop().call_later(0.2, lambda: asyncio.ensure_future(self._hand_over()))
 
     async def cold_reboot(self) -> None:
-        raise errors.Unimplemented("a cold reboot of a device with two control processors is not supported yet")
+        """Hand the power cycle to the chassis: it kills every container on both control
+        processors and starts both again; the journal brings back what ran."""
+        if self._config.reboot_exit_code is None:
+            raise errors.Unimplemented(
+                "this control processor runs without a chassis to power-cycle the device; "
+                "run the device with 'server.py device' for cold reboots"
+            )
+        if not self.active:
+            raise errors.FailedPrecondition(f"{self.name} is the standby; send Reboot to the active control processor")
+        log.info("reboot.device", name=self.name)
+        self.reboot_requested.set()
 
     async def close(self) -> None:
         if self._service is not None:
@@ -150,7 +161,8 @@ class Redundancy:
     async def _serve_as_standby(self) -> int:
         self._ledger.become_standby()
         self._managers.containers.place = on_standby
-        self._me.role, self._me.switchover_ready = Role.SECONDARY, False
+        self._me.role = Role.SECONDARY
+        self._set_ready(False)
         if self._other.up:
             self._other.role = Role.PRIMARY
         await self._platform.announce()
@@ -203,6 +215,10 @@ class Redundancy:
             await asyncio.sleep(_BIND_RETRY_SECONDS)
         log.warning("handover.not_taken", to=self._config.peer_name, waited_seconds=_HANDOVER_SECONDS)
 
+    def _set_ready(self, ready: bool) -> None:
+        """Both control processors report the pair's readiness: whether the standby is in sync."""
+        self._me.switchover_ready = self._other.switchover_ready = ready
+
     def _place_on_active(self, location: Location) -> Placement:
         return on_active(self._link is not None and self._link.in_sync)(location)
 
@@ -211,7 +227,7 @@ class Redundancy:
             await link.sync(self._ledger.store)
             ready = link.in_sync
             if ready != self._me.switchover_ready:
-                self._me.switchover_ready = ready
+                self._set_ready(ready)
                 await self._platform.announce()
                 # L_BACKUP containers move to or from this control processor.
                 await self._reconciler.converge(bring_up=True)
@@ -315,7 +331,7 @@ class Redundancy:
                 if status.last_switchover_trigger:
                     self._other.last_switchover_trigger = SwitchoverTrigger(status.last_switchover_trigger)
                 if status.active and self._me.switchover_ready != status.switchover_ready:
-                    self._me.switchover_ready = status.switchover_ready
+                    self._set_ready(status.switchover_ready)
                     changed = True
             if not self._other.up:
                 # Not there to say: it is whatever we are not.

@@ -17,6 +17,9 @@ class RedundancySettings:
     peer_listen: str  # ours
     arbiter: Path  # the lock file both contend for: whoever holds it is active
     service_listen: str | None = None  # the device's address, served by whichever is active
+    # Exit with this code to have the chassis (server.py device) cold-reboot the device; unset, a
+    # cold reboot is refused, as a lone control processor cannot power-cycle its peer.
+    reboot_exit_code: int | None = None
 
 
 @dataclass(frozen=True)

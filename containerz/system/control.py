@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from containerz import errors
@@ -14,6 +15,9 @@ class ControlPlane(Protocol):
 
     @property
     def platform(self) -> Platform: ...
+
+    # Set once a cold reboot is under way: the server then stops and restarts (or exits to the chassis).
+    reboot_requested: asyncio.Event
 
     async def switch_to(self, name: str) -> None:
         """Make ``name`` the active control processor (a no-op when it already is)."""
