@@ -85,6 +85,7 @@ class ContainerzServer:
                 engine=self.engine,
                 reconciler=self.reconciler,
                 start_service=self._start_service,
+                scratch=settings.uploads_dir,
             )
             self.platform = self.redundancy.platform
             self.control = self.redundancy
@@ -150,7 +151,14 @@ class ContainerzServer:
         if self.redundancy is not None and redundant is not None:
             self.peer_grpc = grpc.aio.server(options=peer_channel_options())
             peer_pb2_grpc.add_PeerServicer_to_server(  # type: ignore[no-untyped-call]
-                PeerServicer(self.ledger, self.engine, self.redundancy.status, self.redundancy.prefetch), self.peer_grpc
+                PeerServicer(
+                    self.ledger,
+                    self.engine,
+                    self.redundancy.status,
+                    self.redundancy.prefetch,
+                    self.redundancy.receive_volume_data,
+                ),
+                self.peer_grpc,
             )
             _bind(self.peer_grpc, redundant.peer_listen)
             await self.peer_grpc.start()

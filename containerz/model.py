@@ -122,6 +122,12 @@ class VolumeSummary:
     created: datetime | None
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    mountpoint: str = ""  # where the engine keeps its data, on the engine's machine
+
+    @property
+    def holds_its_own_data(self) -> bool:
+        """A plain local volume, whose data lives in the engine's storage (not a bind of a host path)."""
+        return self.driver == "local" and not self.options
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import grpc
 import structlog
 
 from containerz import desired as recorded
-from containerz import errors
+from containerz import errors, volumedata
 from containerz.engine.base import Engine
+from containerz.fsutil import discard
 from containerz.managers import Managers
-from containerz.model import Location
-from containerz.peer.client import PeerClient
+from containerz.model import Location, VolumeSummary
+from containerz.peer.client import PeerClient, PeerError
 from containerz.placement import Placement, on_active, on_standby
 from containerz.platform import ControlProcessor, Platform, Role, SwitchoverTrigger
 from containerz.reconciler import Reconciler
@@ -57,6 +59,7 @@ class Redundancy:
         engine: Engine,
         reconciler: Reconciler,
         start_service: ServiceStarter,
+        scratch: Path,
     ) -> None:
         self.name = name
         self._config = config
@@ -65,6 +68,7 @@ class Redundancy:
         self._engine = engine
         self._start_service = start_service
         self._reconciler = reconciler
+        self._scratch = scratch
         self._arbiter = FileArbiter(config.arbiter)
         self._peer = PeerClient(config.peer_address)
         self._link: StandbyLink | None = None
@@ -254,6 +258,7 @@ class Redundancy:
                 await self._service.stop(0.5)
                 self._service = None
             await self._stop_containers_that_move()
+            await self._copy_volume_data()
             self._yielding = True
             self._arbiter.release()
             self._ledger.become_standby()
@@ -267,6 +272,45 @@ class Redundancy:
                 continue  # runs on both, or already on the standby: it stays
             with contextlib.suppress(errors.ContainerzError):
                 await self._engine.remove_container(name, force=True)
+
+    async def _copy_volume_data(self) -> None:
+        """Give the standby this side's volume contents: what the moving containers wrote."""
+        for name in list(self._ledger.desired.of(Kind.VOLUME)):
+            volume = await self._engine.inspect_volume(name)
+            data = await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
+            if data is None:
+                continue
+            archive = self._scratch / f"volume-{name}.tar"
+            try:
+                await asyncio.to_thread(volumedata.pack, data, archive)
+                await self._peer.put_volume_data(self._ledger.epoch, name, volumedata.read_chunks(archive))
+                log.info("handover.volume_copied", volume=name)
+            except (ConnectionError, PeerError, OSError) as exc:
+                log.warning("handover.volume_not_copied", volume=name, reason=str(exc))
+            finally:
+                await discard(archive)
+
+    async def receive_volume_data(self, epoch: int, name: str, chunks: AsyncIterator[bytes]) -> None:
+        """On the standby: replace volume ``name``'s contents with the active's."""
+        if self.active:
+            raise errors.FailedPrecondition("volume data reached the active control processor")
+        if epoch < self._ledger.epoch:
+            raise errors.FailedPrecondition(f"volume data from epoch {epoch}, older than {self._ledger.epoch}")
+        record = self._ledger.desired.of(Kind.VOLUME).get(name)
+        if record is None:
+            raise errors.NotFound(f"volume {name} is not in the journal")
+        await self._managers.volumes.converge(name, record)
+        volume = await self._engine.inspect_volume(name)
+        data = await _local_data(volume) if volume is not None else None
+        if data is None:
+            raise errors.FailedPrecondition(f"volume {name} has no local data directory on this engine")
+        archive = self._scratch / f"volume-{name}.incoming.tar"
+        try:
+            await volumedata.write_chunks(chunks, archive)
+            await asyncio.to_thread(volumedata.unpack, archive, data)
+        finally:
+            await discard(archive)
+        log.info("standby.volume_data_received", volume=name)
 
     # ------------------------------------------------------------------ mirroring (standby)
 
@@ -344,3 +388,11 @@ class Redundancy:
 
 
 __all__ = ["Redundancy", "RedundancySettings"]
+
+
+async def _local_data(volume: VolumeSummary) -> Path | None:
+    """The volume's data directory, if the engine keeps it on this machine."""
+    if not volume.mountpoint:
+        return None
+    path = Path(volume.mountpoint)
+    return path if await asyncio.to_thread(path.is_dir) else None

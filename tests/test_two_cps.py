@@ -8,6 +8,8 @@ named in each test.
 from __future__ import annotations
 
 import contextlib
+import io
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -220,3 +222,47 @@ def test_placement(device: Device, test_images: BusyboxImages, unique: Callable[
         stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=name, location=location))
     expected = {active: "RUNNING" if on_active else None, standby: "RUNNING" if on_standby else None}
     assert eventually(lambda: {n: status_on(device.own(n), name) for n in NAMES} == expected, timeout=20)
+
+
+def read_file(api: docker.APIClient, container: str, path: str) -> str | None:
+    try:
+        stream, _ = api.get_archive(container, path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        (member,) = archive.getmembers()
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        return extracted.read().decode()
+
+
+def test_volume_data_written_before_a_switchover_is_there_after_it(
+    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
+) -> None:
+    """CNTR-3.22: the container writes a token only if its volume holds none; after the
+    switchover the new active's container must read back the very same token."""
+    image, volume, name = unique("vd-img"), unique("vd-vol"), unique("vd-ctr")
+    first = active_name(device.service)
+    assert first is not None
+    second = next(n for n in NAMES if n != first)
+    assert eventually(ready(device.service, first), timeout=20)
+    with grpc.insecure_channel(device.service) as channel:
+        stub = Stub(channel)
+        deploy_file(stub, test_images.long_running, image)
+        stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
+        stub.StartContainer(
+            pb.StartContainerRequest(
+                image_name=image,
+                instance_name=name,
+                cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
+                "while true; do sleep 1; done'",
+                volumes=[pb.Volume(name=volume, mount_point="/data")],
+            )
+        )
+    assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
+    token = read_file(engines[first], name, "/data/token")
+
+    switch(device.service, second)
+    assert eventually(lambda: active_name(device.service) == second, timeout=20)
+    assert eventually(lambda: status_on(device.service, name) == "RUNNING", timeout=20)
+    assert read_file(engines[second], name, "/data/token") == token

@@ -466,6 +466,7 @@ def _volume(raw: Mapping[str, Any]) -> VolumeSummary:
         created=_parse_time(raw.get("CreatedAt")),
         options={str(k): str(v) for k, v in (raw.get("Options") or {}).items()},
         labels={str(k): str(v) for k, v in (raw.get("Labels") or {}).items()},
+        mountpoint=str(raw.get("Mountpoint", "")),
     )
 
 

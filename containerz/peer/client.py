@@ -7,7 +7,7 @@ ConnectionError, which the replication link treats as "standby unreachable".
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import grpc
 
@@ -59,6 +59,14 @@ class PeerClient:
 
     async def prefetch(self, epoch: int, reference: str) -> None:
         await self._call(self._stub.Prefetch(pb.PrefetchRequest(epoch=epoch, reference=reference), timeout=600))
+
+    async def put_volume_data(self, epoch: int, volume: str, chunks: AsyncIterator[bytes]) -> None:
+        async def messages() -> AsyncIterator[pb.VolumeChunk]:
+            yield pb.VolumeChunk(epoch=epoch, volume=volume)
+            async for data in chunks:
+                yield pb.VolumeChunk(data=data)
+
+        await self._call(self._stub.PutVolumeData(messages(), timeout=600))
 
     async def fetch_image(self, reference: str) -> AsyncGenerator[bytes, None]:
         call = self._stub.FetchImage(pb.FetchImageRequest(reference=reference), timeout=600)

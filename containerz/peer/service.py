@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeAlias
 
 import grpc
 
+from containerz import errors
 from containerz.engine.base import Engine
 from containerz.server.rpc import relay, unary
 from protos.containerz import peer_pb2 as pb
@@ -32,11 +33,13 @@ class PeerServicer(peer_pb2_grpc.PeerServicer):
         engine: Engine,
         status: Callable[[], pb.StatusReply],
         prefetch: Callable[[int, str], Awaitable[None]],
+        receive_volume_data: Callable[[int, str, AsyncIterator[bytes]], Awaitable[None]],
     ) -> None:
         self._ledger = ledger
         self._engine = engine
         self._status = status
         self._prefetch = prefetch
+        self._receive_volume_data = receive_volume_data
         self._follow = asyncio.Lock()  # one journal write at a time, in order
 
     async def Append(self, request: pb.AppendRequest, context: Context) -> pb.AppendReply:
@@ -76,6 +79,25 @@ class PeerServicer(peer_pb2_grpc.PeerServicer):
             return pb.PrefetchReply()
 
         return await unary("peer.Prefetch", request, context, prefetch(), mutating=True)
+
+    async def PutVolumeData(
+        self, request_iterator: AsyncIterator[pb.VolumeChunk], context: Context
+    ) -> pb.PutVolumeDataReply:
+        async def put() -> pb.PutVolumeDataReply:
+            first = await anext(request_iterator, None)
+            if first is None or not first.volume:
+                raise errors.InvalidArgument("PutVolumeData starts with a message naming the volume")
+
+            async def data() -> AsyncIterator[bytes]:
+                if first.data:
+                    yield first.data
+                async for chunk in request_iterator:
+                    yield chunk.data
+
+            await self._receive_volume_data(first.epoch, first.volume, data())
+            return pb.PutVolumeDataReply()
+
+        return await unary("peer.PutVolumeData", pb.VolumeChunk(), context, put(), mutating=True)
 
 
 def _reply(reply: Reply) -> pb.AppendReply:

@@ -1,0 +1,52 @@
+"""Copy a volume's contents between the two control processors' engines (planned switchover).
+
+Only plain local volumes are copied: their data lives in the engine's own storage. A volume
+that binds a host path already is that host path. The archive is written to a temp file and
+streamed; the receiving side replaces the volume's contents with it, refusing anything that
+would land outside the volume (tarfile's ``data`` filter).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
+
+import aiofiles
+
+from containerz.fsutil import discard
+
+CHUNK_BYTES = 1 << 20
+
+
+def pack(mountpoint: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w") as tar:
+        for entry in sorted(mountpoint.iterdir()):
+            tar.add(entry, arcname=entry.name)
+
+
+def unpack(archive: Path, mountpoint: Path) -> None:
+    for entry in mountpoint.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    with tarfile.open(archive, "r:") as tar:
+        tar.extractall(mountpoint, filter="data")
+
+
+async def read_chunks(path: Path) -> AsyncGenerator[bytes, None]:
+    async with aiofiles.open(path, "rb") as source:
+        while chunk := await source.read(CHUNK_BYTES):
+            yield chunk
+
+
+async def write_chunks(chunks: AsyncIterator[bytes], path: Path) -> None:
+    try:
+        async with aiofiles.open(path, "wb") as target:
+            async for chunk in chunks:
+                await target.write(chunk)
+    except BaseException:
+        await discard(path)
+        raise
