@@ -9,6 +9,7 @@ how a cold reboot restores exactly the containers that were running, restart pol
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 
 import structlog
@@ -67,10 +68,13 @@ class Reconciler:
     async def converge(self, bring_up: bool) -> None:
         """Recreate what the engine lost; with ``bring_up``, also start and stop to match."""
         desired = self._state.desired
-        for name, record in list(desired.of(Kind.VOLUME).items()):
-            await self._report("volume", name, self._managers.volumes.converge(name, record))
-        for name, record in list(desired.of(Kind.CONTAINER).items()):
-            await self._report("container", name, self._managers.containers.converge(name, record, bring_up))
+        volumes = list(desired.of(Kind.VOLUME).items())
+        await asyncio.gather(*(self._report("volume", n, self._managers.volumes.converge(n, r)) for n, r in volumes))
+        # Containers are independent of each other (each under its own lock): bring them up together.
+        containers = list(desired.of(Kind.CONTAINER).items())
+        await asyncio.gather(
+            *(self._report("container", n, self._managers.containers.converge(n, r, bring_up)) for n, r in containers)
+        )
 
     async def _report(self, kind: str, name: str, action: Awaitable[str | None]) -> None:
         try:

@@ -104,8 +104,9 @@ class Redundancy:
                 f"{name} is not switchover-ready (its state is not in sync yet); "
                 "wait for /components/component[name=" + self.name + "]/state/switchover-ready"
             )
-        # Answer first; the handover closes the very address the request may have come in on.
-        asyncio.get_running_loop().call_later(0.2, lambda: asyncio.ensure_future(self._hand_over()))
+        # Answer first: the handover closes the very address the request may have come in on
+        # (its grace period lets this answer go out).
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self._hand_over()))
 
     async def cold_reboot(self) -> None:
         """Hand the power cycle to the chassis: it kills every container on both control
@@ -193,9 +194,9 @@ class Redundancy:
         self._me.last_switchover_trigger = trigger
         await self._platform.announce()
         log.info("role.active", name=self.name, epoch=epoch, trigger=trigger.value)
-        await self._reconciler.take_over(cut_off)
         if self._config.service_listen:
             self._service = await self._bind_service(self._config.service_listen)
+        await self._reconciler.take_over(cut_off)
         syncing = asyncio.create_task(self._keep_standby_in_sync(link))
         self._handed_over.clear()
         try:
@@ -266,12 +267,16 @@ class Redundancy:
         log.info("handover.done", name=self.name)
 
     async def _stop_containers_that_move(self) -> None:
-        for name, record in list(self._ledger.desired.of(Kind.CONTAINER).items()):
-            spec = recorded.container_spec(record)
-            if on_standby(spec.location).runs_here:
-                continue  # runs on both, or already on the standby: it stays
+        async def remove(name: str) -> None:
             with contextlib.suppress(errors.ContainerzError):
                 await self._engine.remove_container(name, force=True)
+
+        moving = [
+            name
+            for name, record in self._ledger.desired.of(Kind.CONTAINER).items()
+            if not on_standby(recorded.container_spec(record).location).runs_here  # L_ALL and L_BACKUP stay
+        ]
+        await asyncio.gather(*(remove(name) for name in moving))
 
     async def _copy_volume_data(self) -> None:
         """Give the standby this side's volume contents: what the moving containers wrote."""

@@ -50,6 +50,7 @@ class Device:
         return self.processes[name]
 
     def boot(self) -> Device:
+        self.directory.mkdir(parents=True, exist_ok=True)
         for name in NAMES:
             self.start(name)
         return self
