@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import secrets
 import socket
@@ -282,6 +283,12 @@ class ContainerManager:
                 return "stopped"
             return None
 
+    async def discard(self, name: str) -> None:
+        """Remove container ``name`` from this engine if it is there."""
+        async with self._locks.hold(name):
+            if await self._engine.inspect_container(name) is not None:
+                await self._engine.remove_container(name, force=True)
+
     async def roll_back(self, name: str) -> str | None:
         """Undo a start or update of ``name`` that a crash cut off before its outcome was recorded."""
         previous = f"{name}{PREVIOUS_SUFFIX}"
@@ -301,7 +308,18 @@ class ContainerManager:
 
     async def list(self, all: bool, limit: int, filters: Mapping[str, Sequence[str]]) -> list[ContainerSummary]:
         found = sorted(await self._engine.list_containers(all=all, filters=filters), key=lambda c: c.name)
+        found = [self._as_recorded(c) for c in found]
         return found[:limit] if limit > 0 else found
+
+    def _as_recorded(self, container: ContainerSummary) -> ContainerSummary:
+        """A container recreated from the journal as stopped was created but never started:
+        the engine says PRESENT, the client stopped it, so it is STOPPED."""
+        if container.state is not ContainerState.PRESENT:
+            return container
+        recorded = self._state.desired.of(Kind.CONTAINER).get(container.name)
+        if recorded is None or desired.desired_container_state(recorded) is not ContainerState.STOPPED:
+            return container
+        return dataclasses.replace(container, state=ContainerState.STOPPED)
 
     async def logs(self, name: str, follow: bool) -> AsyncGenerator[str, None]:
         """The container's output, one line at a time, each with its newline (as clients print it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import time
@@ -18,7 +19,7 @@ import structlog
 from containerz import desired, errors
 from containerz.download import http_download
 from containerz.engine.base import Engine, RegistryAuth
-from containerz.fsutil import discard
+from containerz.fsutil import discard, finish_despite_cancellation
 from containerz.imageload import ImageLoad
 from containerz.locks import KeyedLocks
 from containerz.model import ImageDetails, ImageSummary
@@ -101,31 +102,54 @@ class ImageManager:
     async def _load_as(
         self, reference: str, previous: ImageDetails | None, chunks: AsyncIterator[bytes]
     ) -> ImageDetails:
-        """Run the engine's load, check ``reference`` is what it loaded, and drop the image that
-        ``reference`` named before if nothing else holds it any more."""
+        """Run the engine's load under the journal's intent, check ``reference`` is what it
+        loaded, and once that is recorded drop the image ``reference`` named before, if nothing
+        else holds it. A load that fails or is cut off is undone on the engine before its
+        outcome is recorded, so the journal never says "not deployed" of an image the engine has."""
         name, _, tag = reference.rpartition(":")
         async with self._state.change(desired.put_image(name, tag)):
-            image = await self._check_loaded(reference, previous, await self._engine.load_image(chunks))
-            if self.after_load is not None:
-                await self.after_load(reference)
-            return image
+            loading = asyncio.ensure_future(self._engine.load_image(chunks))
+            try:
+                image = await self._check_loaded(reference, await asyncio.shield(loading))
+                if self.after_load is not None:
+                    await self.after_load(reference)
+            except BaseException:
+                await finish_despite_cancellation(self._undo_load(reference, previous, loading))
+                raise
+        if previous is not None and previous.id != image.id:
+            await self._discard_if_orphaned(previous.id)
+        return image
+
+    async def _undo_load(
+        self, reference: str, previous: ImageDetails | None, loading: asyncio.Future[tuple[str, ...]]
+    ) -> None:
+        """The engine may still finish a load nobody waits for: let it, then put the tag back."""
+        with contextlib.suppress(Exception):
+            await loading
+        async with self._locks.hold(reference):
+            current = await self._engine.inspect_image(reference)
+            if current is None or (previous is not None and current.id == previous.id):
+                return
+            with contextlib.suppress(errors.ContainerzError):
+                if previous is None:
+                    await self._engine.remove_image(reference, force=False)
+                else:
+                    name, _, tag = reference.rpartition(":")
+                    await self._engine.tag_image(previous.id, name, tag)
+                    await self._discard_if_orphaned(current.id)
+            log.info("image.load_undone", image=reference)
 
     async def mirror(self, name: str, tag: str, chunks: AsyncIterator[bytes]) -> ImageDetails:
         """Load an image the journal already records, saved by the other control processor's
         engine (so already tagged exactly ``name:tag``)."""
         reference = f"{name}:{tag}"
-        previous = await self._engine.inspect_image(reference)
-        return await self._check_loaded(reference, previous, await self._engine.load_image(chunks))
+        return await self._check_loaded(reference, await self._engine.load_image(chunks))
 
-    async def _check_loaded(
-        self, reference: str, previous: ImageDetails | None, loaded: tuple[str, ...]
-    ) -> ImageDetails:
+    async def _check_loaded(self, reference: str, loaded: tuple[str, ...]) -> ImageDetails:
         async with self._locks.hold(reference):
             image = await self._engine.inspect_image(reference)
             if image is None:
                 raise errors.Internal(f"the engine loaded {list(loaded)} but {reference} is not present afterwards")
-            if previous is not None and previous.id != image.id:
-                await self._discard_if_orphaned(previous.id)
             return image
 
     async def fetch(self, name: str, tag: str, source: RemoteSource) -> AsyncGenerator[int, None]:

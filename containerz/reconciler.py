@@ -42,6 +42,27 @@ class Reconciler:
             )
         await self.converge(bring_up=True)
 
+    async def undo(self, change: Change) -> None:
+        """Roll a creation back on this engine without recording anything (the standby's own
+        unfinished operations, from when it was active)."""
+        if change.action is Action.PUT:
+            await self._settle(change)
+
+    async def forget(self, kind: Kind, key: str) -> None:
+        """Remove from this engine an object the journal no longer has (the standby mirroring
+        a removal)."""
+        try:
+            if kind is Kind.CONTAINER:
+                await self._managers.containers.discard(key)
+            elif kind is Kind.IMAGE:
+                await self._managers.images.roll_back(key)
+            elif kind is Kind.VOLUME:
+                await self._managers.volumes.roll_back(key)
+        except errors.ContainerzError as exc:
+            log.warning("reconcile.forget_failed", kind=kind.value, key=key, reason=exc.message)
+        else:
+            log.info("reconcile.forgotten", kind=kind.value, key=key)
+
     async def _settle(self, change: Change) -> bool:
         """Return True if the change is complete as it stands, after rolling back what is not."""
         key = change.key

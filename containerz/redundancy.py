@@ -172,6 +172,13 @@ class Redundancy:
             self._other.role = Role.PRIMARY
         await self._platform.announce()
         log.info("role.standby", name=self.name)
+        # Operations this control processor left unfinished when it was active are undone here
+        # (once their engine work has ended); the new active settles the same intents for the device.
+        if not await self._ledger.drained(_HANDOVER_SECONDS):
+            log.warning("handover.operations_still_running", waited_seconds=_HANDOVER_SECONDS)
+        for change in list(self._ledger.desired.open_intents.values()):
+            with contextlib.suppress(errors.ContainerzError):
+                await self._reconciler.undo(change)
         mirror = asyncio.create_task(self._mirror())
         try:
             if self._yielding:
@@ -190,6 +197,7 @@ class Redundancy:
         self._managers.containers.place = self._place_on_active
         self._managers.images.after_load = self._replicate_image
         self._me.role, self._other.role = Role.PRIMARY, Role.SECONDARY
+        self._set_ready(False)  # until this side's own standby is in sync
         self._me.last_switchover_time_ns = time.time_ns()
         self._me.last_switchover_trigger = trigger
         await self._platform.announce()
@@ -319,12 +327,29 @@ class Redundancy:
 
     # ------------------------------------------------------------------ mirroring (standby)
 
+    def _journaled(self) -> dict[Kind, set[str]]:
+        """What the journal has, and what it is being asked to make (an image may reach the
+        standby before its outcome is recorded), per kind."""
+        desired = self._ledger.desired
+        known = {kind: set(desired.of(kind)) for kind in (Kind.CONTAINER, Kind.IMAGE, Kind.VOLUME)}
+        for change in desired.open_intents.values():
+            if change.kind in known:
+                known[change.kind].add(change.key)
+        return known
+
     async def _mirror(self) -> None:
+        mirrored = self._journaled()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mirror_wanted.wait(), _MIRROR_SECONDS)
             self._mirror_wanted.clear()
             try:
+                now = self._journaled()
+                # Removed, or never made after all: gone from this engine too.
+                for kind in (Kind.CONTAINER, Kind.IMAGE, Kind.VOLUME):  # users before what they use
+                    for key in sorted(mirrored[kind] - now[kind]):
+                        await self._reconciler.forget(kind, key)
+                mirrored = now
                 await self._fetch_missing_images()
                 await self._reconciler.converge(bring_up=True)
             except (errors.ContainerzError, ConnectionError) as exc:

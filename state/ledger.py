@@ -36,6 +36,7 @@ class Ledger:
         self._epochs = epochs
         self._on_applied = on_applied
         self._store: StateStore | None = None
+        self._retired: StateStore | None = None
         self._follower: Follower | None = Follower(journal, snapshots, epochs, on_applied)
 
     @property
@@ -63,9 +64,14 @@ class Ledger:
     def become_standby(self) -> Follower:
         if self._store is not None:
             self._store.retire()
+            self._retired = self._store
         self._store = None
         self._follower = Follower(self._journal, self._snapshots, self._epochs, self._on_applied)
         return self._follower
+
+    async def drained(self, within_seconds: float) -> bool:
+        """After handing over: wait for the operations the active term left in flight to end."""
+        return self._retired is None or await self._retired.drained(within_seconds)
 
     @property
     def store(self) -> StateStore:

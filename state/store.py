@@ -72,6 +72,9 @@ class StateStore:
         self._snapshot_every = snapshot_every
         self._lock = asyncio.Lock()
         self._retired = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.desired = self._restore()
         self._since_snapshot = 0
 
@@ -106,13 +109,29 @@ class StateStore:
         """Around the engine work that makes ``change``: intent before, outcome after. The
         outcome is written even when the caller is cancelled, so no intent stays open without
         a crash."""
-        op = await self.begin(change)
+        self._in_flight += 1
+        self._idle.clear()
         try:
-            yield op
-        except BaseException:
-            await self.finish(op, ok=False)
-            raise
-        await self.finish(op, ok=True)
+            op = await self.begin(change)
+            try:
+                yield op
+            except BaseException:
+                await self.finish(op, ok=False)
+                raise
+            await self.finish(op, ok=True)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def drained(self, within_seconds: float) -> bool:
+        """Wait until no change is in flight (their engine work done, one way or the other);
+        return False if some still are after ``within_seconds``."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within_seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _write(self, make: _EntryMaker) -> Record:
         # Shielded: once a record is on its way to disk, a cancelled caller must not cut it off

@@ -7,6 +7,7 @@ session's prefix, so parallel sessions on one engine never touch each other's ob
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -21,7 +22,8 @@ import grpc
 import pytest
 
 from protos.gnoi.containerz import containerz_pb2_grpc
-from tests.support.client import deploy_file
+from tests.support.client import deploy_file, eventually
+from tests.support.device import NAMES, Device, active_name
 from tests.support.images import build_image_tar
 from tests.support.server import ROOT, ServerProcess
 
@@ -165,3 +167,47 @@ def big_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.tar"
     build_image_tar(path, "busybox-big", cmd=LONG_RUNNING_CMD, filler_bytes=64 * 1024 * 1024)
     return path
+
+
+# ---------------------------------------------------------------------- two control processors
+
+
+@pytest.fixture
+def device(docker_host: str, second_docker_host: str, tmp_path: Path, clean_engines: None) -> Iterator[Device]:
+    """Two control processors on two engines, booted, one of them active; what the test made
+    on either engine is removed afterwards."""
+    made = Device((docker_host, second_docker_host), tmp_path).boot()
+    assert eventually(lambda: active_name(made.service) is not None, timeout=20)
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def engines(docker_api: docker.APIClient, second_docker_host: str) -> Iterator[dict[str, docker.APIClient]]:
+    second = docker.APIClient(base_url=second_docker_host, version="auto", timeout=60)
+    yield {NAMES[0]: docker_api, NAMES[1]: second}
+    second.close()
+
+
+@pytest.fixture
+def clean_engines(engines: dict[str, docker.APIClient], run_id: str) -> Iterator[None]:
+    """Remove what the test made on either engine, and only that: the session's server journals
+    its own objects and would recreate any removed behind its back."""
+    before = {name: _ours(api, run_id) for name, api in engines.items()}
+    yield
+    for name, api in engines.items():
+        containers, volumes, images = (now - then for now, then in zip(_ours(api, run_id), before[name], strict=True))
+        for container in containers:
+            api.remove_container(container, force=True)
+        for volume in volumes:
+            api.remove_volume(volume, force=True)
+        for image in images:
+            with contextlib.suppress(docker.errors.NotFound):
+                api.remove_image(image, force=True)
+
+
+def _ours(api: docker.APIClient, run_id: str) -> tuple[set[str], set[str], set[str]]:
+    containers = {c["Names"][0].lstrip("/") for c in api.containers(all=True)}
+    volumes = {v["Name"] for v in (api.volumes() or {}).get("Volumes") or []}
+    images = {tag for image in api.images() for tag in image.get("RepoTags") or []}
+    return tuple({n for n in names if n.startswith(run_id)} for names in (containers, volumes, images))  # type: ignore[return-value]

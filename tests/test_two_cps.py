@@ -7,12 +7,10 @@ named in each test.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import tarfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import docker
 import grpc
@@ -20,81 +18,11 @@ import pytest
 
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
-from protos.gnoi.system import system_pb2 as spb
-from protos.gnoi.system import system_pb2_grpc
-from protos.gnoi.types import types_pb2
 from tests.conftest import BusyboxImages
 from tests.support.client import code_of, deploy_file, eventually
-from tests.support.device import NAMES, Device, active_name, components, ready
+from tests.support.device import NAMES, Device, active_name, components, has_image, ready, status_on, switch
 
 Stub = containerz_pb2_grpc.ContainerzStub
-
-
-@pytest.fixture
-def device(docker_host: str, second_docker_host: str, tmp_path: Path) -> Iterator[Device]:
-    made = Device((docker_host, second_docker_host), tmp_path).boot()
-    assert eventually(lambda: active_name(made.service) is not None, timeout=20)
-    yield made
-    made.stop()
-
-
-@pytest.fixture
-def engines(docker_api: docker.APIClient, second_docker_host: str) -> Iterator[dict[str, docker.APIClient]]:
-    second = docker.APIClient(base_url=second_docker_host, version="auto", timeout=60)
-    yield {NAMES[0]: docker_api, NAMES[1]: second}
-    second.close()
-
-
-@pytest.fixture(autouse=True)
-def _clean_engines(engines: dict[str, docker.APIClient], run_id: str) -> Iterator[None]:
-    """Remove what the test made on either engine, and only that: the session's server journals
-    its own objects and would recreate any removed behind its back."""
-    before = {name: _ours(api, run_id) for name, api in engines.items()}
-    yield
-    for name, api in engines.items():
-        containers, volumes, images = (now - then for now, then in zip(_ours(api, run_id), before[name], strict=True))
-        for container in containers:
-            api.remove_container(container, force=True)
-        for volume in volumes:
-            api.remove_volume(volume, force=True)
-        for image in images:
-            with contextlib.suppress(docker.errors.NotFound):
-                api.remove_image(image, force=True)
-
-
-def _ours(api: docker.APIClient, run_id: str) -> tuple[set[str], set[str], set[str]]:
-    containers = {c["Names"][0].lstrip("/") for c in api.containers(all=True)}
-    volumes = {v["Name"] for v in (api.volumes() or {}).get("Volumes") or []}
-    images = {tag for image in api.images() for tag in image.get("RepoTags") or []}
-    return tuple({n for n in names if n.startswith(run_id)} for names in (containers, volumes, images))  # type: ignore[return-value]
-
-
-def status_on(address: str, name: str) -> str | None:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            listed = list(Stub(channel).ListContainer(pb.ListContainerRequest(all=True), timeout=5))
-        except grpc.RpcError:
-            return None
-    return next((pb.ListContainerResponse.Status.Name(c.status) for c in listed if c.name == name), None)
-
-
-def has_image(api: docker.APIClient, reference: str) -> bool:
-    try:
-        api.inspect_image(reference)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
-def switch(address: str, to: str) -> spb.SwitchControlProcessorResponse:
-    path = types_pb2.Path(
-        origin="openconfig",
-        elem=[types_pb2.PathElem(name="components"), types_pb2.PathElem(name="component", key={"name": to})],
-    )
-    with grpc.insecure_channel(address) as channel:
-        return system_pb2_grpc.SystemStub(channel).SwitchControlProcessor(
-            spb.SwitchControlProcessorRequest(control_processor=path), timeout=30
-        )
 
 
 def test_one_primary_one_secondary_and_the_standby_becomes_ready(device: Device) -> None:

@@ -8,10 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
 import grpc
 
 from protos.gnmi.proto.gnmi import gnmi_pb2 as gnmi
 from protos.gnmi.proto.gnmi import gnmi_pb2_grpc
+from protos.gnoi.containerz import containerz_pb2 as pb
+from protos.gnoi.containerz import containerz_pb2_grpc
+from protos.gnoi.system import system_pb2 as spb
+from protos.gnoi.system import system_pb2_grpc
+from protos.gnoi.types import types_pb2
 from tests.support.server import ServerProcess
 
 NAMES = ("Supervisor1", "Supervisor2")
@@ -110,3 +116,33 @@ def ready(address: str, name: str) -> Callable[[], bool]:
             return False
 
     return check
+
+
+def status_on(address: str, name: str) -> str | None:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            listed = list(
+                containerz_pb2_grpc.ContainerzStub(channel).ListContainer(pb.ListContainerRequest(all=True), timeout=5)
+            )
+        except grpc.RpcError:
+            return None
+    return next((pb.ListContainerResponse.Status.Name(c.status) for c in listed if c.name == name), None)
+
+
+def has_image(api: docker.APIClient, reference: str) -> bool:
+    try:
+        api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def switch(address: str, to: str) -> spb.SwitchControlProcessorResponse:
+    path = types_pb2.Path(
+        origin="openconfig",
+        elem=[types_pb2.PathElem(name="components"), types_pb2.PathElem(name="component", key={"name": to})],
+    )
+    with grpc.insecure_channel(address) as channel:
+        return system_pb2_grpc.SystemStub(channel).SwitchControlProcessor(
+            spb.SwitchControlProcessorRequest(control_processor=path), timeout=30
+        )
