@@ -69,11 +69,14 @@ class Follower:
         snapshots: SnapshotStore,
         epochs: EpochStore,
         on_applied: Callable[[DesiredState], None] | None = None,
+        snapshot_every: int = 1000,
     ) -> None:
         self._journal = journal
         self._snapshots = snapshots
         self._epochs = epochs
         self._on_applied = on_applied or (lambda desired: None)
+        self._snapshot_every = snapshot_every
+        self._since_snapshot = 0
         snapshot = snapshots.load()
         self.desired = (
             DesiredState.from_json(snapshot.state, snapshot.epoch, snapshot.seq) if snapshot else DesiredState()
@@ -99,6 +102,11 @@ class Follower:
         self._journal.append(fresh)
         for record in fresh:
             self.desired.apply(record)
+        self._since_snapshot += len(fresh)
+        if self._since_snapshot >= self._snapshot_every:  # as the active does: bound the journal
+            self._snapshots.save(Snapshot(self.desired.epoch, self.desired.seq, self.desired.to_json()))
+            self._journal.compact(self.desired.seq)
+            self._since_snapshot = 0
         self._on_applied(self.desired)
         return Reply(Verdict.OK, epoch, self.desired.seq)
 

@@ -180,3 +180,15 @@ async def test_a_killed_holder_releases_mastership(tmp_path: Path) -> None:
     holder.wait()
     assert await asyncio.wait_for(standby.acquire("Supervisor2"), 5) == 2
     standby.release()
+
+
+async def test_the_standby_compacts_its_journal_too(tmp_path: Path) -> None:
+    follower = Follower(
+        FileJournal(tmp_path / "journal"), FileSnapshotStore(tmp_path), FileEpochStore(tmp_path), snapshot_every=4
+    )
+    store, link, _ = active_pair(follower)
+    assert await link.sync(store)
+    for i in range(6):
+        await make(store, volume(f"v{i}"))
+    assert len(list(FileJournal(tmp_path / "journal").records())) < 4
+    assert file_follower(tmp_path).desired == store.desired
