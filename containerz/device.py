@@ -8,9 +8,14 @@ device's address. Like a chassis it restarts a control processor that dies, and 
 cold reboot when the active one asks for it: every container on both engines is killed and
 both control processors start again, their journals bringing back what ran.
 
-Addresses: the device's is ``--listen``; control processor N (1 or 2) has its own gNOI/gNMI
-address on port ``BASE + 2(N-1)`` and its replication address on ``BASE + 2(N-1) + 1``, where
-BASE is ``--cp-base-port`` (default: the device's port + 10), all on the device's host.
+Run as root (with iproute2), each control processor gets a network namespace of its own
+(:mod:`containerz.netns`): its own address ``10.B.N.2:9339``, a replication link ``10.B.0.N:9340``
+that can really be cut, and host-network containers that do not collide with the other's. The
+chassis then relays the device's address (``--listen``) to whichever control processor holds
+mastership. Otherwise (``--no-netns``, or not root) everything is on the device's host:
+control processor N has its own address on port ``BASE + 2(N-1)`` and its replication address
+on the next port (BASE is ``--cp-base-port``, default the device's port + 10), and the active
+one binds the device's address itself.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +37,8 @@ import docker
 import structlog
 
 from containerz.logs import configure_logging
+from containerz.netns import Topology, nsenter
+from state import FileArbiter
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +56,26 @@ class ControlProcessorPlan:
     peer_listen: str
     peer_address: str
     directory: Path
+    namespace: str | None = None
+
+
+CP_PORT = 9339
+PEER_PORT = 9340
+
+
+def plan_in_namespaces(data_dir: Path, topology: Topology) -> list[ControlProcessorPlan]:
+    first, second = topology.namespaces
+    return [
+        ControlProcessorPlan(
+            name=name,
+            own=f"{ns.own_address}:{CP_PORT}",
+            peer_listen=f"{ns.link_address}:{PEER_PORT}",
+            peer_address=f"{other.link_address}:{PEER_PORT}",
+            directory=data_dir / name,
+            namespace=ns.name,
+        )
+        for name, ns, other in ((NAMES[0], first, second), (NAMES[1], second, first))
+    ]
 
 
 def plan(listen: str, data_dir: Path, base_port: int | None) -> list[ControlProcessorPlan]:
@@ -66,9 +94,14 @@ def plan(listen: str, data_dir: Path, base_port: int | None) -> list[ControlProc
     ]
 
 
-def start_engine(directory: Path) -> str:
+def engine_command(action: str, directory: Path, namespace: str | None) -> list[str]:
+    netns = ["--netns", namespace] if namespace else []
+    return ["bash", str(_ROOT / "scripts" / "engine.sh"), action, "--dir", str(directory), *netns]
+
+
+def start_engine(directory: Path, namespace: str | None = None) -> str:
     done = subprocess.run(
-        ["bash", str(_ROOT / "scripts" / "engine.sh"), "start", "--dir", str(directory)],
+        engine_command("start", directory, namespace),
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -77,19 +110,28 @@ def start_engine(directory: Path) -> str:
 
 
 class Chassis:
-    def __init__(self, listen: str, data_dir: Path, base_port: int | None, extra: Sequence[str]) -> None:
+    def __init__(
+        self, listen: str, data_dir: Path, base_port: int | None, extra: Sequence[str], use_netns: bool
+    ) -> None:
         self._listen = listen
         self._data_dir = data_dir
-        self._plans = plan(listen, data_dir, base_port)
+        self._topology = Topology.for_device(data_dir) if use_netns else None
+        self._plans = (
+            plan_in_namespaces(data_dir, self._topology) if self._topology else plan(listen, data_dir, base_port)
+        )
         self._extra = list(extra)
         self._engines: dict[str, str] = {}
         self._processes: dict[str, asyncio.subprocess.Process] = {}
-        self._stopping = False
+        self._stopping = asyncio.Event()
+        self._cutter: asyncio.Task[None] | None = None
 
     def argv(self, cp: ControlProcessorPlan) -> list[str]:
         other = next(p for p in self._plans if p is not cp)
+        inside = nsenter(cp.namespace) if cp.namespace else []
+        # Without namespaces the active control processor binds the device's address itself.
+        service = [] if cp.namespace else ["--service-listen", self._listen]
         return [
-            sys.executable, str(_ROOT / "server.py"),
+            *inside, sys.executable, str(_ROOT / "server.py"),
             "--name", cp.name,
             "--listen", cp.own,
             "--docker-host", self._engines[cp.name],
@@ -98,28 +140,102 @@ class Chassis:
             "--peer-name", other.name,
             "--peer-address", cp.peer_address,
             "--peer-listen", cp.peer_listen,
-            "--service-listen", self._listen,
+            *service,
             "--reboot-exit-code", str(REBOOT_EXIT_CODE),
             *self._extra,
         ]  # fmt: skip
 
     async def run(self) -> None:
         self._data_dir.mkdir(parents=True, exist_ok=True)
+        if self._topology is not None:
+            await asyncio.to_thread(self._topology.up)
+        try:
+            for cp in self._plans:
+                engine = await asyncio.to_thread(start_engine, cp.directory / "engine", cp.namespace)
+                self._engines[cp.name] = engine
+                log.info("device.engine", cp=cp.name, docker_host=engine, netns=cp.namespace)
+            for cp in self._plans:
+                log.info("device.control_processor", cp=cp.name, own=cp.own, peer=cp.peer_listen, netns=cp.namespace)
+            relay = await self._relay() if self._topology is not None else None
+            log.info("device.address", listen=self._listen, relayed=relay is not None)
+            await asyncio.gather(*(self._keep_running(cp) for cp in self._plans))
+            if relay is not None:
+                relay.close()
+        finally:
+            await asyncio.to_thread(self._power_off)
+
+    def _power_off(self) -> None:
+        """Engines stop with the device; namespaces go with them."""
+        if self._topology is None:
+            return
         for cp in self._plans:
-            self._engines[cp.name] = await asyncio.to_thread(start_engine, cp.directory / "engine")
-            log.info("device.engine", cp=cp.name, docker_host=self._engines[cp.name])
-        for cp in self._plans:
-            log.info("device.control_processor", cp=cp.name, own=cp.own, peer=cp.peer_listen)
-        log.info("device.address", listen=self._listen)
-        await asyncio.gather(*(self._keep_running(cp) for cp in self._plans))
+            subprocess.run(
+                engine_command("stop", cp.directory / "engine", cp.namespace), capture_output=True, check=False
+            )
+        self._topology.down()
+
+    async def _relay(self) -> asyncio.Server:
+        """The device's address, relayed to whichever control processor holds mastership.
+        Connections are cut when mastership moves, as a switchover drops them on a real device."""
+        arbiter = FileArbiter(self._data_dir / "arbiter.lock")
+        addresses = {cp.name: cp.own for cp in self._plans}
+        connections: dict[str, set[asyncio.StreamWriter]] = {name: set() for name in addresses}
+
+        async def active() -> str | None:
+            for _ in range(100):  # a handover leaves no holder for a moment
+                holder = await asyncio.to_thread(arbiter.holder)
+                if holder is not None and holder[0] in addresses and not arbiter_released(self._data_dir):
+                    return holder[0]
+                await asyncio.sleep(0.05)
+            return None
+
+        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await source.read(1 << 16):
+                    target.write(data)
+                    await target.drain()
+            target.close()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            name = await active()
+            if name is None:
+                writer.close()
+                return
+            host, _, port = addresses[name].rpartition(":")
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+            except OSError:
+                writer.close()
+                return
+            connections[name].update((writer, upstream_writer))
+            try:
+                await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+            finally:
+                connections[name].difference_update((writer, upstream_writer))
+
+        async def cut_on_switchover() -> None:
+            current = await active()
+            while not self._stopping.is_set():
+                await asyncio.sleep(0.05)
+                holder = await asyncio.to_thread(arbiter.holder)
+                now = holder[0] if holder else None
+                if now != current and current is not None:
+                    for connection in list(connections[current]):
+                        connection.close()
+                current = now
+
+        host, _, port = self._listen.rpartition(":")
+        server = await asyncio.start_server(serve, host.strip("[]"), int(port))
+        self._cutter = asyncio.create_task(cut_on_switchover())
+        return server
 
     async def _keep_running(self, cp: ControlProcessorPlan) -> None:
-        while not self._stopping:
+        while not self._stopping.is_set():
             process = await asyncio.create_subprocess_exec(*self.argv(cp))
             self._processes[cp.name] = process
             (cp.directory / "pid").write_text(f"{process.pid}\n")
             code = await process.wait()
-            if self._stopping:
+            if self._stopping.is_set():
                 return
             if code == REBOOT_EXIT_CODE:
                 await self._cold_reboot(cp.name)
@@ -138,11 +254,17 @@ class Chassis:
             await asyncio.to_thread(_kill_all_containers, docker_host)
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
         for process in self._processes.values():
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.terminate()
+
+
+def arbiter_released(data_dir: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return (data_dir / "arbiter.lock").read_text().strip().endswith("released")
+    return False
 
 
 def _kill_all_containers(docker_host: str) -> None:
@@ -178,9 +300,17 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         help="first of the four control-processor ports (default: the device's port + 10)",
     )
     parser.add_argument("--log-format", choices=("auto", "json", "console"), default="auto")
+    parser.add_argument(
+        "--no-netns",
+        action="store_true",
+        help="keep both control processors in this network namespace (the default when not root)",
+    )
     args, extra = parser.parse_known_args(argv)
     configure_logging("info", args.log_format)
-    chassis = Chassis(args.listen, args.data_dir, args.cp_base_port, ["--log-format", args.log_format, *extra])
+    use_netns = not args.no_netns and os.geteuid() == 0 and shutil.which("ip") is not None
+    chassis = Chassis(
+        args.listen, args.data_dir, args.cp_base_port, ["--log-format", args.log_format, *extra], use_netns
+    )
 
     async def run() -> None:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A private Docker engine (dockerd) living entirely in one directory, next to any other engine.
-#   scripts/engine.sh start|stop|status|env [--dir DIR]
-# DIR defaults to ${CONTAINERZ_ENGINE_DIR:-/var/tmp/containerz-engine}. start prints, as its last
+#   scripts/engine.sh start|stop|status|env [--dir DIR] [--netns NAME]
+# With --netns, dockerd runs in the existing network namespace /var/run/netns/NAME (entered with
+# nsenter --net, not ip netns exec, which remounts /sys and breaks dockerd's cgroups), and so do its
+# bridge and its host-network containers. DIR defaults to ${CONTAINERZ_ENGINE_DIR:-/var/tmp/containerz-engine}. start prints, as its last
 # stdout line, DOCKER_HOST=unix://DIR/docker.sock; everything else goes to stderr. stop leaves
 # DIR (images, containers, volumes) in place. /var/run/docker.sock, /var/lib/docker and a system
 # engine are never touched.
@@ -9,17 +11,20 @@ set -euo pipefail
 
 say() { printf '[engine] %s\n' "$*" >&2; }
 usage() {
-  say "usage: $0 start|stop|status|env [--dir DIR]"
+  say "usage: $0 start|stop|status|env [--dir DIR] [--netns NAME]"
   exit 2
 }
 
 action="${1:-}"
 [ $# -gt 0 ] && shift
 DIR="${CONTAINERZ_ENGINE_DIR:-/var/tmp/containerz-engine}"
+NETNS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) [ $# -ge 2 ] || usage; DIR="$2"; shift 2 ;;
     --dir=*) DIR="${1#--dir=}"; shift ;;
+    --netns) [ $# -ge 2 ] || usage; NETNS="$2"; shift 2 ;;
+    --netns=*) NETNS="${1#--netns=}"; shift ;;
     *) usage ;;
   esac
 done
@@ -33,6 +38,14 @@ BRIDGE="cz$TAG" # at most 15 characters, as Linux requires
 # Serialises starts on this host: the subnet of a new bridge is chosen by dockerd among those
 # no route uses yet, so two engines starting at once could otherwise pick the same one.
 LOCK="/run/containerz-engine.lock"
+# Commands that act on the engine's network: in its namespace when it has one.
+IP=(ip)
+IN_NETNS=()
+if [ -n "$NETNS" ]; then
+  [ -e "/var/run/netns/$NETNS" ] || { say "no network namespace $NETNS (ip netns add $NETNS)"; exit 1; }
+  IP=(ip -n "$NETNS")
+  IN_NETNS=(nsenter "--net=/var/run/netns/$NETNS")
+fi
 
 answers() {
   [ -S "$SOCK" ] && curl -sf --max-time 3 --unix-socket "$SOCK" http://docker/_ping >/dev/null 2>&1
@@ -103,11 +116,11 @@ start() {
     fi
     # With a non-default --bridge, dockerd uses the device but will not create it; it gives it an
     # address itself, from its default pools, avoiding subnets that routes already use.
-    if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-      say "creating bridge $BRIDGE"
-      ip link add name "$BRIDGE" type bridge
+    if ! "${IP[@]}" link show "$BRIDGE" >/dev/null 2>&1; then
+      say "creating bridge $BRIDGE${NETNS:+ in network namespace $NETNS}"
+      "${IP[@]}" link add name "$BRIDGE" type bridge
     fi
-    ip link set "$BRIDGE" up
+    "${IP[@]}" link set "$BRIDGE" up
     # Its own config file, so an /etc/docker/daemon.json meant for the system engine does not apply;
     # and its own key.json, which dockerd 20.10 would otherwise create as /etc/docker/key.json.
     printf '{"deprecated-key-path": "%s/key.json"}\n' "$DIR" >"$DIR/daemon.json"
@@ -130,7 +143,7 @@ start() {
     say "starting dockerd for $DIR (log: $LOG)"
     printf '\n==== %s engine.sh start: dockerd %s\n' "$(date -u +%FT%TZ)" "${flags[*]}" >>"$LOG"
     # Detached (own session, no terminal, lock fd closed) so it outlives this script.
-    setsid nohup dockerd "${flags[@]}" >>"$LOG" 2>&1 </dev/null 9>&- &
+    setsid nohup "${IN_NETNS[@]}" dockerd "${flags[@]}" >>"$LOG" 2>&1 </dev/null 9>&- &
     pid=$! # setsid and nohup exec, so this is dockerd's pid
   fi
   local deadline=$((SECONDS + 60))
@@ -163,7 +176,7 @@ stop() {
   awk -v prefix="$DIR/exec/" '$3 == "nsfs" && index($2, prefix) == 1 { print $2 }' /proc/mounts |
     while read -r mounted; do umount "$mounted" 2>/dev/null || true; done
   ! mountpoint -q "$DIR/root" || umount "$DIR/root" 2>/dev/null || true
-  ip link delete "$BRIDGE" type bridge 2>/dev/null || true
+  "${IP[@]}" link delete "$BRIDGE" type bridge 2>/dev/null || true
 }
 
 # SIGTERM, then SIGKILL after 20 s.

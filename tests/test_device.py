@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from containerz.netns import Topology
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from protos.gnoi.system import system_pb2 as spb
@@ -139,3 +141,72 @@ def test_killing_the_active_control_processor(
     assert eventually(lambda: status_of(device.address, name) == "RUNNING", timeout=30)
     # The chassis restarts the dead control processor; it rejoins as the standby and catches up.
     assert eventually(ready(device.address, second), timeout=60)
+
+
+def topology(device: RunningDevice) -> Topology:
+    return Topology.for_device(device.directory)
+
+
+def own_address(device: RunningDevice, name: str) -> str:
+    namespace = topology(device).namespaces[NAMES.index(name)]
+    return f"{namespace.own_address}:9339"
+
+
+def volume_names(address: str) -> set[str]:
+    with grpc.insecure_channel(address) as channel:
+        return {v.name for v in Stub(channel).ListVolume(pb.ListVolumeRequest(), timeout=5)}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_cutting_the_replication_link_never_makes_two_actives(
+    device: RunningDevice, unique: Callable[[str], str]
+) -> None:
+    active = active_name(device.address)
+    assert active is not None
+    standby = next(n for n in NAMES if n != active)
+    assert eventually(ready(device.address, active), timeout=30)
+    volume = unique("cut-link")
+    topology(device).set_link(up=False)
+    try:
+        assert eventually(lambda: not ready(device.address, active)(), timeout=15)  # degraded, and says so
+        with grpc.insecure_channel(device.address) as channel:
+            Stub(channel).CreateVolume(pb.CreateVolumeRequest(name=volume), timeout=15)  # still served
+        # The standby does not take over: mastership is the arbiter's, not the link's.
+        assert not eventually(lambda: active_name(own_address(device, standby)) == standby, timeout=4)
+        assert active_name(device.address) == active
+        assert volume not in volume_names(own_address(device, standby))
+    finally:
+        topology(device).set_link(up=True)
+    assert eventually(ready(device.address, active), timeout=30)  # it catches up by itself
+    assert eventually(lambda: volume in volume_names(own_address(device, standby)), timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_l_all_with_the_same_host_port_on_both_control_processors(
+    device: RunningDevice, test_images: BusyboxImages, unique: Callable[[str], str]
+) -> None:
+    image, name = unique("same-port-img"), unique("same-port")
+    port = 18080
+    assert eventually(ready(device.address, active_name(device.address) or ""), timeout=30)
+    with grpc.insecure_channel(device.address) as channel:
+        stub = Stub(channel)
+        deploy_file(stub, test_images.long_running, image)
+        stub.StartContainer(
+            pb.StartContainerRequest(
+                image_name=image,
+                instance_name=name,
+                cmd=f"/bin/sh -c 'while true; do echo hello-from-$(hostname) | nc -l -p {port}; done'",
+                location=pb.StartContainerRequest.L_ALL,
+            )
+        )
+
+    def answers(cp: str) -> bool:
+        host = topology(device).namespaces[NAMES.index(cp)].own_address
+        try:
+            with socket.create_connection((host, port), timeout=2) as connection:
+                return connection.recv(64).startswith(b"hello-from-")
+        except OSError:
+            return False
+
+    # Host networking in each control processor's own namespace: the same port on both.
+    assert eventually(lambda: all(answers(cp) for cp in NAMES), timeout=30)
