@@ -44,6 +44,7 @@ CONTAINERZ_SERVICE = containerz_pb2.DESCRIPTOR.services_by_name["Containerz"].fu
 SYSTEM_SERVICE = system_pb2.DESCRIPTOR.services_by_name["System"].full_name
 GNMI_SERVICE = gnmi_pb2.DESCRIPTOR.services_by_name["gNMI"].full_name
 _ENGINE_CHECK_SECONDS = 2.0
+_STEP_DOWN_AFTER_FAILED_CHECKS = 2
 # Room for a full chunk plus the message framing around it.
 _MESSAGE_HEADROOM = 1024 * 1024
 
@@ -199,13 +200,19 @@ class ContainerzServer:
         reachable: bool | None = None
         taken_over = False
         next_reconcile = 0.0
+        failed_checks = 0
         loop = asyncio.get_running_loop()
         while True:
             try:
                 await asyncio.wait_for(self.engine.ping(), timeout=_ENGINE_CHECK_SECONDS + 1)
                 now_reachable, reason = True, ""
+                failed_checks = 0
             except (errors.ContainerzError, TimeoutError) as exc:
                 now_reachable, reason = False, getattr(exc, "message", "no answer to a ping")
+                failed_checks += 1
+            if failed_checks == _STEP_DOWN_AFTER_FAILED_CHECKS and self.redundancy is not None:
+                # An active control processor without an engine runs nothing: let the standby.
+                await self.redundancy.step_down(f"the engine does not answer: {reason}")
             if now_reachable and not taken_over:
                 taken_over = await self._take_over()
                 next_reconcile = loop.time() + self.settings.reconcile_interval_seconds

@@ -259,9 +259,19 @@ class Redundancy:
                 await asyncio.sleep(_BIND_RETRY_SECONDS)
         raise OSError(f"cannot bind the service address {listen}: something else holds it")
 
-    async def _hand_over(self) -> None:
-        """Planned switchover: hold writes, stop what moves, let go of mastership."""
-        log.info("handover.start", name=self.name, to=self._config.peer_name)
+    async def step_down(self, reason: str) -> bool:
+        """Hand over because this control processor cannot do its job (its engine is gone), if
+        the standby is ready to take it; return whether it did."""
+        if not self.active or self._link is None or not self._link.in_sync:
+            return False
+        log.warning("handover.step_down", name=self.name, reason=reason)
+        await self._hand_over(planned=False)
+        return True
+
+    async def _hand_over(self, planned: bool = True) -> None:
+        """Hold writes, stop what moves, let go of mastership. Planned, the next holder sees a
+        user-initiated switchover; a step-down shows as system-initiated."""
+        log.info("handover.start", name=self.name, to=self._config.peer_name, planned=planned)
         async with self._ledger.frozen():
             if self._service is not None:
                 await self._service.stop(0.5)
@@ -269,7 +279,7 @@ class Redundancy:
             await self._stop_containers_that_move()
             await self._copy_volume_data()
             self._yielding = True
-            self._arbiter.release()
+            self._arbiter.release(handed_over=planned)
             self._ledger.become_standby()
         self._handed_over.set()
         log.info("handover.done", name=self.name)
@@ -289,7 +299,11 @@ class Redundancy:
     async def _copy_volume_data(self) -> None:
         """Give the standby this side's volume contents: what the moving containers wrote."""
         for name in list(self._ledger.desired.of(Kind.VOLUME)):
-            volume = await self._engine.inspect_volume(name)
+            try:
+                volume = await self._engine.inspect_volume(name)
+            except errors.ContainerzError as exc:  # the engine is gone: its volumes stay where they are
+                log.warning("handover.volume_not_copied", volume=name, reason=exc.message)
+                continue
             data = await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
             if data is None:
                 continue
@@ -298,7 +312,7 @@ class Redundancy:
                 await asyncio.to_thread(volumedata.pack, data, archive)
                 await self._peer.put_volume_data(self._ledger.epoch, name, volumedata.read_chunks(archive))
                 log.info("handover.volume_copied", volume=name)
-            except (ConnectionError, PeerError, OSError) as exc:
+            except (ConnectionError, PeerError, OSError, errors.ContainerzError) as exc:
                 log.warning("handover.volume_not_copied", volume=name, reason=str(exc))
             finally:
                 await discard(archive)

@@ -25,8 +25,9 @@ class Arbiter(Protocol):
         """Wait until this control processor holds mastership; return its new epoch."""
         ...
 
-    def release(self) -> None:
-        """Give mastership up (a planned switchover); the next holder sees it was handed over."""
+    def release(self, handed_over: bool = True) -> None:
+        """Give mastership up; with ``handed_over`` (a planned switchover) the next holder sees
+        it was handed over rather than lost."""
         ...
 
     @property
@@ -78,9 +79,10 @@ class FileArbiter:
         handle.flush()
         os.fsync(handle.fileno())
 
-    def release(self) -> None:
+    def release(self, handed_over: bool = True) -> None:
         if self._held is not None:
-            self._write(self._held, f"{self._name} {self._epoch} released\n")
+            if handed_over:
+                self._write(self._held, f"{self._name} {self._epoch} released\n")
             fcntl.flock(self._held, fcntl.LOCK_UN)
             self._held.close()
             self._held = None
@@ -118,9 +120,9 @@ class MemoryArbiter:
         self._holder = (name, self._epoch)
         return self._epoch
 
-    def release(self) -> None:
+    def release(self, handed_over: bool = True) -> None:
         if self._lock.locked():
-            self.handed_over = True
+            self.handed_over = handed_over
             self._lock.release()
 
     def holder(self) -> tuple[str, int] | None:

@@ -210,3 +210,33 @@ def test_l_all_with_the_same_host_port_on_both_control_processors(
 
     # Host networking in each control processor's own namespace: the same port on both.
     assert eventually(lambda: all(answers(cp) for cp in NAMES), timeout=30)
+
+
+def test_killing_the_active_engine_hands_over_to_the_standby(
+    device: RunningDevice, test_images: BusyboxImages, unique: Callable[[str], str]
+) -> None:
+    """kill -9 of the active control processor's dockerd: a control processor without an engine
+    runs nothing, so it steps down and the standby takes over. (Last in this module: it leaves
+    that engine to be started again.)"""
+    image, name = unique("dockerd-ko-img"), unique("dockerd-ko")
+    first = active_name(device.address)
+    assert first is not None
+    second = next(n for n in NAMES if n != first)
+    assert eventually(ready(device.address, first), timeout=30)
+    with grpc.insecure_channel(device.address) as channel:
+        stub = Stub(channel)
+        deploy_file(stub, test_images.long_running, image)
+        stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=name))
+    engine_dir = device.directory / first / "engine"
+    os.kill(int((engine_dir / "docker.pid").read_text()), signal.SIGKILL)
+    assert eventually(lambda: active_name(device.address) == second, timeout=30)
+    assert eventually(lambda: status_of(device.address, name) == "RUNNING", timeout=30)
+    trigger = components(device.address)[second]["last-switchover-reason/trigger"]
+    assert str(trigger).endswith("SYSTEM_INITIATED")
+    netns = ["--netns", topology(device).namespaces[NAMES.index(first)].name] if os.geteuid() == 0 else []
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "engine.sh"), "start", "--dir", str(engine_dir), *netns],
+        check=True,
+        capture_output=True,
+    )
+    assert eventually(ready(device.address, second), timeout=60)

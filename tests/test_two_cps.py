@@ -19,7 +19,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages
-from tests.support.client import code_of, deploy_file, eventually
+from tests.support.client import code_of, deploy_file, eventually, pygnmi
 from tests.support.device import NAMES, Device, active_name, components, has_image, ready, status_on, switch
 
 Stub = containerz_pb2_grpc.ContainerzStub
@@ -194,3 +194,27 @@ def test_volume_data_written_before_a_switchover_is_there_after_it(
     assert eventually(lambda: active_name(device.service) == second, timeout=20)
     assert eventually(lambda: status_on(device.service, name) == "RUNNING", timeout=20)
     assert read_file(engines[second], name, "/data/token") == token
+
+
+def test_pygnmi_finds_the_standby_and_reads_switchover_ready(device: Device) -> None:
+    """What CNTR-3's findRPs and awaitSwitchoverReady do, through a gNMI client no one here wrote."""
+    active = active_name(device.service)
+    assert active is not None
+    assert eventually(ready(device.service, active), timeout=30)
+
+    def read() -> dict[str, dict[str, object]]:
+        responses = pygnmi(device.service, "once", "/components/component[name=*]/state", encoding="proto")
+        states: dict[str, dict[str, object]] = {}
+        for response in responses[:-1]:
+            for update in response["update"]["update"]:
+                path = update["path"]  # components/component[name=X]/state/leaf
+                name = path.split("[name=", 1)[1].split("]", 1)[0]
+                states.setdefault(name, {})[path.rsplit("/", 1)[-1]] = update["val"]
+        assert responses[-1] == {"sync_response": True}
+        return states
+
+    states = read()
+    roles = {name: state["redundant-role"] for name, state in states.items()}
+    standby = next(name for name, role in roles.items() if role == "SECONDARY")
+    assert roles == {active: "PRIMARY", standby: "SECONDARY"}
+    assert states[active]["switchover-ready"] is True
