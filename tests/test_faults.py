@@ -22,7 +22,7 @@ from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages
 from tests.support.client import code_of, deploy_file, eventually
-from tests.support.device import NAMES, Device, active_name, ready, status_on
+from tests.support.device import NAMES, Device, active_name, ready, status_on, switch
 
 Stub = containerz_pb2_grpc.ContainerzStub
 OPERATIONS = 8
@@ -56,8 +56,11 @@ def volumes(address: str) -> set[str]:
         return {v.name for v in Stub(channel).ListVolume(pb.ListVolumeRequest())}
 
 
-def kill_active_during(device: Device, series: Callable[[], None], seed: int) -> tuple[str, str]:
-    """Run ``series`` in a thread and kill -9 the active control processor during it."""
+def kill_active_during(
+    device: Device, series: Callable[[], None], seed: int, switchover: bool = False
+) -> tuple[str, str]:
+    """Run ``series`` in a thread and kill -9 the active control processor during it (or, with
+    ``switchover``, switch to the standby during it: CNTR-3.8 and 3.9)."""
     first = active_name(device.service)
     assert first is not None
     assert eventually(ready(device.service, first), timeout=30)
@@ -65,7 +68,10 @@ def kill_active_during(device: Device, series: Callable[[], None], seed: int) ->
     worker = threading.Thread(target=series)
     worker.start()
     time.sleep(random.Random(seed).uniform(0.05, 1.5))
-    device.processes[first].kill()
+    if switchover:
+        switch(device.service, second)
+    else:
+        device.processes[first].kill()
     worker.join(timeout=120)
     assert not worker.is_alive(), "the client hung after the crash"
     assert eventually(lambda: active_name(device.service) == second, timeout=30)
@@ -158,3 +164,40 @@ def test_removals_cut_by_a_crash(
     for key in set(keys) - set(outcomes.acknowledged) - set(outcomes.failed):  # never attempted: still there
         assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
     assert_old_active_refuses_writes(device, old, unique)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_starts_cut_by_a_switchover(
+    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], seed: int
+) -> None:
+    """CNTR-3.8: a StartContainer cut by a switchover leaves the container running or absent."""
+    image = unique("sw-start-img")
+    with grpc.insecure_channel(device.service) as channel:
+        deploy_file(Stub(channel), test_images.long_running, image)
+    keys = [unique("sw-start") for _ in range(OPERATIONS)]
+    outcomes = Outcomes()
+
+    def start(stub: Stub, key: str) -> None:
+        stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key), timeout=30)
+
+    kill_active_during(device, lambda: run_series(device, keys, start, outcomes), seed, switchover=True)
+    for key in outcomes.acknowledged:
+        assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
+    for key in outcomes.failed:
+        assert status_on(device.service, key) in ("RUNNING", None), key
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_volume_creations_cut_by_a_switchover(device: Device, unique: Callable[[str], str], seed: int) -> None:
+    """CNTR-3.9: a CreateVolume cut by a switchover leaves the volume complete or absent, on
+    both control processors alike."""
+    keys = [unique("sw-vol") for _ in range(OPERATIONS)]
+    outcomes = Outcomes()
+
+    def create(stub: Stub, key: str) -> None:
+        stub.CreateVolume(pb.CreateVolumeRequest(name=key), timeout=30)
+
+    old, new = kill_active_during(device, lambda: run_series(device, keys, create, outcomes), seed, switchover=True)
+    assert eventually(lambda: set(outcomes.acknowledged) <= volumes(device.service), timeout=30), outcomes
+    assert eventually(ready(device.service, new), timeout=30)
+    assert eventually(lambda: volumes(device.own(old)) & set(keys) == volumes(device.service) & set(keys), timeout=30)
