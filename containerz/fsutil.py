@@ -9,13 +9,9 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from state.files import fsync_directory
 
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["atomic_replace", "discard", "finish_despite_cancellation", "free_bytes", "fsync_directory"]
 
 
 def atomic_replace(source: Path, target: Path) -> None:
