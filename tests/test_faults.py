@@ -9,18 +9,22 @@ processor, restarted, is a standby that refuses writes.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
 
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
-from tests.conftest import BusyboxImages
+from tests.conftest import ROOT, BusyboxImages
 from tests.support.client import code_of, deploy_file, eventually
 from tests.support.device import NAMES, Device, active_name, ready, status_on, switch
 
@@ -201,3 +205,50 @@ def test_volume_creations_cut_by_a_switchover(device: Device, unique: Callable[[
     assert eventually(lambda: set(outcomes.acknowledged) <= volumes(device.service), timeout=30), outcomes
     assert eventually(ready(device.service, new), timeout=30)
     assert eventually(lambda: volumes(device.own(old)) & set(keys) == volumes(device.service) & set(keys), timeout=30)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_starts_cut_by_the_active_engine_dying(
+    device: Device,
+    test_images: BusyboxImages,
+    unique: Callable[[str], str],
+    second_docker_host: str,
+    seed: int,
+) -> None:
+    """kill -9 of the active's dockerd in the middle of StartContainers: the active steps down,
+    acknowledged containers run on the new active, the cut-off one is complete or absent.
+    Supervisor2 (on the test's second engine) is made active first, so the engine killed is
+    not the one the rest of the suite shares."""
+    if active_name(device.service) != NAMES[1]:
+        assert eventually(ready(device.service, NAMES[0]), timeout=30)
+        switch(device.service, NAMES[1])
+        assert eventually(lambda: active_name(device.service) == NAMES[1], timeout=30)
+    assert eventually(ready(device.service, NAMES[1]), timeout=30)
+    image = unique("engine-ko-img")
+    with grpc.insecure_channel(device.service) as channel:
+        deploy_file(Stub(channel), test_images.long_running, image)
+    keys = [unique("engine-ko") for _ in range(OPERATIONS)]
+    outcomes = Outcomes()
+
+    def start(stub: Stub, key: str) -> None:
+        stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key), timeout=30)
+
+    engine_dir = Path(second_docker_host.removeprefix("unix://")).parent
+    worker = threading.Thread(target=lambda: run_series(device, keys, start, outcomes))
+    worker.start()
+    time.sleep(random.Random(seed).uniform(0.05, 1.0))
+    os.kill(int((engine_dir / "docker.pid").read_text()), signal.SIGKILL)
+    try:
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "the client hung after the engine died"
+        assert eventually(lambda: active_name(device.service) == NAMES[0], timeout=30)
+        for key in outcomes.acknowledged:
+            assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
+        for key in outcomes.failed:
+            assert status_on(device.service, key) in ("RUNNING", None), key
+    finally:
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "engine.sh"), "start", "--dir", str(engine_dir)],
+            check=True,
+            capture_output=True,
+        )
