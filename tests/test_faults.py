@@ -1,14 +1,18 @@
-"""kill -9 of the active control processor in the middle of a stream of operations.
+"""Faults in the middle of a stream of operations, on two control processors with two engines.
 
-For each kind of operation, a client runs a series of them against the device's address while
-the active control processor is killed at a random moment (the seed is in the test id, so a
-failure can be replayed). Afterwards, on the new active: every acknowledged operation is there,
-the one cut off is either complete or absent (never half-made), and the killed control
-processor, restarted, is a standby that refuses writes.
+For each kind of operation (Deploy, StartContainer, CreateVolume, RemoveContainer), a client
+runs a series of them against the device's address while, at a random moment (the seed is in
+the test id, so a failure can be replayed), the active control processor is killed (kill -9),
+or its dockerd is, or a switchover is asked for. Afterwards, on the new active: every
+acknowledged operation is there, the one cut off is either complete or absent (never
+half-made), the series carried on against the new active, and a killed control processor,
+restarted, is a standby that refuses writes. The standby is also restarted again and again at
+random moments (some in the middle of its bulk sync) and must end up in sync.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import random
 import signal
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
@@ -32,22 +37,17 @@ Stub = containerz_pb2_grpc.ContainerzStub
 OPERATIONS = 8
 
 
+class Fault(enum.Enum):
+    KILL = "kill"  # kill -9 of the active control processor's server
+    ENGINE = "engine"  # kill -9 of the active control processor's dockerd
+    SWITCHOVER = "switchover"  # a planned switchover (CNTR-3.8, 3.9)
+
+
 @dataclass
 class Outcomes:
     acknowledged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-
-
-def run_series(device: Device, keys: list[str], operation: Callable[[Stub, str], None], outcomes: Outcomes) -> None:
-    for key in keys:
-        try:
-            with grpc.insecure_channel(device.service) as channel:
-                operation(Stub(channel), key)
-        except grpc.RpcError:
-            outcomes.failed.append(key)
-            time.sleep(0.2)  # the address is moving to the other control processor
-        else:
-            outcomes.acknowledged.append(key)
+    errors: list[str] = field(default_factory=list)
 
 
 def images(address: str) -> set[str]:
@@ -60,195 +60,196 @@ def volumes(address: str) -> set[str]:
         return {v.name for v in Stub(channel).ListVolume(pb.ListVolumeRequest())}
 
 
-def kill_active_during(
-    device: Device, series: Callable[[], None], seed: int, switchover: bool = False
-) -> tuple[str, str]:
-    """Run ``series`` in a thread and kill -9 the active control processor during it (or, with
-    ``switchover``, switch to the standby during it: CNTR-3.8 and 3.9)."""
-    first = active_name(device.service)
-    assert first is not None
-    assert eventually(ready(device.service, first), timeout=30)
-    second = next(n for n in NAMES if n != first)
-    worker = threading.Thread(target=series)
-    worker.start()
-    time.sleep(random.Random(seed).uniform(0.05, 1.5))
-    if switchover:
-        switch(device.service, second)
-    else:
-        device.processes[first].kill()
-    worker.join(timeout=120)
-    assert not worker.is_alive(), "the client hung after the crash"
-    assert eventually(lambda: active_name(device.service) == second, timeout=30)
-    return first, second
+@dataclass
+class Workload:
+    """A series of operations of one kind, what to set up first and what must hold afterwards."""
+
+    prepare: Callable[[Stub, list[str]], None]
+    operation: Callable[[Stub, str], None]
+    check: Callable[[Device, list[str], Outcomes], None]
 
 
-def assert_old_active_refuses_writes(device: Device, old: str, unique: Callable[[str], str]) -> None:
-    device.start(old)
-    assert eventually(lambda: active_name(device.own(old)) not in (None, old), timeout=30)
-    with grpc.insecure_channel(device.own(old)) as channel:
-        code = code_of(lambda: Stub(channel).CreateVolume(pb.CreateVolumeRequest(name=unique("fenced"))))
-    assert code is grpc.StatusCode.UNAVAILABLE
-
-
-SEEDS = [11, 23]
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_deploys_cut_by_a_crash(
-    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], seed: int
-) -> None:
-    keys = [unique("crash-img") for _ in range(OPERATIONS)]
-    outcomes = Outcomes()
+def deploys(test_images: BusyboxImages, image: str) -> Workload:
+    def check(device: Device, keys: list[str], outcomes: Outcomes) -> None:
+        listed = images(device.service)
+        assert set(outcomes.acknowledged) <= listed, outcomes
+        assert listed & set(keys) <= set(outcomes.acknowledged) | set(outcomes.failed)
 
     def deploy(stub: Stub, key: str) -> None:
         deploy_file(stub, test_images.long_running, key)
 
-    old, _ = kill_active_during(device, lambda: run_series(device, keys, deploy, outcomes), seed)
-    assert len(outcomes.acknowledged) + len(outcomes.failed) == OPERATIONS
-    assert outcomes.acknowledged[-1:] == keys[-1:], "operations after the crash are served by the new active"
-    listed = images(device.service)
-    assert set(outcomes.acknowledged) <= listed, outcomes
-    assert listed & set(keys) <= set(outcomes.acknowledged) | set(outcomes.failed)
-    assert_old_active_refuses_writes(device, old, unique)
+    return Workload(prepare=lambda stub, keys: None, operation=deploy, check=check)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_starts_cut_by_a_crash(
-    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], seed: int
-) -> None:
-    image = unique("crash-start-img")
-    with grpc.insecure_channel(device.service) as channel:
-        deploy_file(Stub(channel), test_images.long_running, image)
-    keys = [unique("crash-start") for _ in range(OPERATIONS)]
-    outcomes = Outcomes()
+def starts(test_images: BusyboxImages, image: str) -> Workload:
+    def check(device: Device, keys: list[str], outcomes: Outcomes) -> None:
+        for key in outcomes.acknowledged:
+            assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
+        for key in outcomes.failed:  # complete, or absent: never created without running
+            assert status_on(device.service, key) in ("RUNNING", None), key
 
-    def start(stub: Stub, key: str) -> None:
-        stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key), timeout=30)
-
-    old, _ = kill_active_during(device, lambda: run_series(device, keys, start, outcomes), seed)
-    for key in outcomes.acknowledged:
-        assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
-    for key in outcomes.failed:  # complete, or absent: never created without running
-        assert status_on(device.service, key) in ("RUNNING", None), key
-    assert_old_active_refuses_writes(device, old, unique)
+    return Workload(
+        prepare=lambda stub, keys: deploy_file(stub, test_images.long_running, image) and None,
+        operation=lambda stub, key: (
+            stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key), timeout=30) and None
+        ),
+        check=check,
+    )
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_volume_creations_cut_by_a_crash(device: Device, unique: Callable[[str], str], seed: int) -> None:
-    keys = [unique("crash-vol") for _ in range(OPERATIONS)]
-    outcomes = Outcomes()
+def volume_creations(test_images: BusyboxImages, image: str) -> Workload:
+    def check(device: Device, keys: list[str], outcomes: Outcomes) -> None:
+        assert eventually(lambda: set(outcomes.acknowledged) <= volumes(device.service), timeout=30), outcomes
 
     def create(stub: Stub, key: str) -> None:
         stub.CreateVolume(pb.CreateVolumeRequest(name=key), timeout=30)
 
-    old, _ = kill_active_during(device, lambda: run_series(device, keys, create, outcomes), seed)
-    assert eventually(lambda: set(outcomes.acknowledged) <= volumes(device.service), timeout=30), outcomes
-    assert_old_active_refuses_writes(device, old, unique)
+    return Workload(prepare=lambda stub, keys: None, operation=create, check=check)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_removals_cut_by_a_crash(
-    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], seed: int
-) -> None:
-    image = unique("crash-rm-img")
-    keys = [unique("crash-rm") for _ in range(OPERATIONS)]
-    with grpc.insecure_channel(device.service) as channel:
-        stub = Stub(channel)
+def removals(test_images: BusyboxImages, image: str) -> Workload:
+    def prepare(stub: Stub, keys: list[str]) -> None:
         deploy_file(stub, test_images.long_running, image)
         for key in keys:
             stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key))
-    outcomes = Outcomes()
 
-    def remove(stub: Stub, key: str) -> None:
-        stub.RemoveContainer(pb.RemoveContainerRequest(name=key, force=True), timeout=30)
+    def check(device: Device, keys: list[str], outcomes: Outcomes) -> None:
+        for key in outcomes.acknowledged:  # removed stays removed
+            assert not eventually(lambda key=key: status_on(device.service, key) is not None, timeout=2), key
+        for key in set(keys) - set(outcomes.acknowledged) - set(outcomes.failed):  # never attempted: still there
+            assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
 
-    old, _ = kill_active_during(device, lambda: run_series(device, keys, remove, outcomes), seed)
-    for key in outcomes.acknowledged:  # removed stays removed
-        assert not eventually(lambda key=key: status_on(device.service, key) is not None, timeout=2), key
-    for key in set(keys) - set(outcomes.acknowledged) - set(outcomes.failed):  # never attempted: still there
-        assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
-    assert_old_active_refuses_writes(device, old, unique)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_starts_cut_by_a_switchover(
-    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], seed: int
-) -> None:
-    """CNTR-3.8: a StartContainer cut by a switchover leaves the container running or absent."""
-    image = unique("sw-start-img")
-    with grpc.insecure_channel(device.service) as channel:
-        deploy_file(Stub(channel), test_images.long_running, image)
-    keys = [unique("sw-start") for _ in range(OPERATIONS)]
-    outcomes = Outcomes()
-
-    def start(stub: Stub, key: str) -> None:
-        stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key), timeout=30)
-
-    kill_active_during(device, lambda: run_series(device, keys, start, outcomes), seed, switchover=True)
-    for key in outcomes.acknowledged:
-        assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
-    for key in outcomes.failed:
-        assert status_on(device.service, key) in ("RUNNING", None), key
+    return Workload(
+        prepare=prepare,
+        operation=lambda stub, key: (
+            stub.RemoveContainer(pb.RemoveContainerRequest(name=key, force=True), timeout=30) and None
+        ),
+        check=check,
+    )
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_volume_creations_cut_by_a_switchover(device: Device, unique: Callable[[str], str], seed: int) -> None:
-    """CNTR-3.9: a CreateVolume cut by a switchover leaves the volume complete or absent, on
-    both control processors alike."""
-    keys = [unique("sw-vol") for _ in range(OPERATIONS)]
-    outcomes = Outcomes()
-
-    def create(stub: Stub, key: str) -> None:
-        stub.CreateVolume(pb.CreateVolumeRequest(name=key), timeout=30)
-
-    old, new = kill_active_during(device, lambda: run_series(device, keys, create, outcomes), seed, switchover=True)
-    assert eventually(lambda: set(outcomes.acknowledged) <= volumes(device.service), timeout=30), outcomes
-    assert eventually(ready(device.service, new), timeout=30)
-    assert eventually(lambda: volumes(device.own(old)) & set(keys) == volumes(device.service) & set(keys), timeout=30)
+WORKLOADS = {"deploy": deploys, "start": starts, "create-volume": volume_creations, "remove": removals}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_starts_cut_by_the_active_engine_dying(
+def serving(address: str) -> bool:
+    """Health says SERVING and a read goes through (an active whose engine is gone fails it)."""
+    try:
+        with grpc.insecure_channel(address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+            list(Stub(channel).ListVolume(pb.ListVolumeRequest(), timeout=2))
+    except grpc.RpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def run_series(device: Device, keys: list[str], operation: Callable[[Stub, str], None], outcomes: Outcomes) -> None:
+    """One operation after the other, as a client would: after a failure, wait until the device
+    serves again before going on."""
+    for key in keys:
+        try:
+            with grpc.insecure_channel(device.service) as channel:
+                operation(Stub(channel), key)
+        except grpc.RpcError as exc:
+            outcomes.failed.append(key)
+            outcomes.errors.append(f"{key}: {exc.code().name} {exc.details()}")
+            time.sleep(0.5)
+            eventually(lambda: serving(device.service), timeout=30)
+        else:
+            outcomes.acknowledged.append(key)
+
+
+def make_active(device: Device, name: str) -> None:
+    if active_name(device.service) != name:
+        other = next(n for n in NAMES if n != name)
+        assert eventually(ready(device.service, other), timeout=30)
+        switch(device.service, name)
+        assert eventually(lambda: active_name(device.service) == name, timeout=30)
+    assert eventually(ready(device.service, name), timeout=30)
+
+
+def disrupt(device: Device, fault: Fault, first: str, second: str, engine_dir: Path) -> None:
+    if fault is Fault.SWITCHOVER:
+        switch(device.service, second)
+    elif fault is Fault.KILL:
+        device.processes[first].kill()
+    else:
+        os.kill(int((engine_dir / "docker.pid").read_text()), signal.SIGKILL)
+
+
+CASES = [
+    (fault, workload, seed)
+    for fault in Fault
+    for workload in WORKLOADS
+    for seed in ([11, 23] if fault is Fault.KILL else [17])
+    if fault is not Fault.SWITCHOVER or workload in ("start", "create-volume")
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{f.value}-{w}-{s}" for f, w, s in CASES])
+def test_operations_cut_by_a_fault(
     device: Device,
     test_images: BusyboxImages,
     unique: Callable[[str], str],
     second_docker_host: str,
-    seed: int,
+    case: tuple[Fault, str, int],
 ) -> None:
-    """kill -9 of the active's dockerd in the middle of StartContainers: the active steps down,
-    acknowledged containers run on the new active, the cut-off one is complete or absent.
-    Supervisor2 (on the test's second engine) is made active first, so the engine killed is
-    not the one the rest of the suite shares."""
-    if active_name(device.service) != NAMES[1]:
-        assert eventually(ready(device.service, NAMES[0]), timeout=30)
-        switch(device.service, NAMES[1])
-        assert eventually(lambda: active_name(device.service) == NAMES[1], timeout=30)
-    assert eventually(ready(device.service, NAMES[1]), timeout=30)
-    image = unique("engine-ko-img")
-    with grpc.insecure_channel(device.service) as channel:
-        deploy_file(Stub(channel), test_images.long_running, image)
-    keys = [unique("engine-ko") for _ in range(OPERATIONS)]
-    outcomes = Outcomes()
-
-    def start(stub: Stub, key: str) -> None:
-        stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=key), timeout=30)
-
+    fault, workload, seed = case
+    # The engine killed is always the test's second one (Supervisor2's), never the one the rest
+    # of the suite shares: Supervisor2 is made the active one first.
+    make_active(device, NAMES[1])
+    first, second = NAMES[1], NAMES[0]
     engine_dir = Path(second_docker_host.removeprefix("unix://")).parent
-    worker = threading.Thread(target=lambda: run_series(device, keys, start, outcomes))
+    work = WORKLOADS[workload](test_images, unique("fault-img"))
+    keys = [unique(f"fault-{workload}") for _ in range(OPERATIONS)]
+    with grpc.insecure_channel(device.service) as channel:
+        work.prepare(Stub(channel), keys)
+    outcomes = Outcomes()
+    worker = threading.Thread(target=run_series, args=(device, keys, work.operation, outcomes))
     worker.start()
-    time.sleep(random.Random(seed).uniform(0.05, 1.0))
-    os.kill(int((engine_dir / "docker.pid").read_text()), signal.SIGKILL)
+    time.sleep(random.Random(seed).uniform(0.05, 1.5))
     try:
+        disrupt(device, fault, first, second, engine_dir)
         worker.join(timeout=120)
-        assert not worker.is_alive(), "the client hung after the engine died"
-        assert eventually(lambda: active_name(device.service) == NAMES[0], timeout=30)
-        for key in outcomes.acknowledged:
-            assert eventually(lambda key=key: status_on(device.service, key) == "RUNNING", timeout=30), key
-        for key in outcomes.failed:
-            assert status_on(device.service, key) in ("RUNNING", None), key
+        assert not worker.is_alive(), "the client hung after the fault"
+        assert eventually(lambda: active_name(device.service) == second, timeout=30)
+        assert len(outcomes.acknowledged) + len(outcomes.failed) == OPERATIONS
+        assert outcomes.acknowledged[-1:] == keys[-1:], f"the new active serves what follows: {outcomes.errors}"
+        work.check(device, keys, outcomes)
     finally:
-        subprocess.run(
-            ["bash", str(ROOT / "scripts" / "engine.sh"), "start", "--dir", str(engine_dir)],
-            check=True,
-            capture_output=True,
-        )
+        if fault is Fault.ENGINE:
+            subprocess.run(
+                ["bash", str(ROOT / "scripts" / "engine.sh"), "start", "--dir", str(engine_dir)],
+                check=True,
+                capture_output=True,
+            )
+    if fault is Fault.KILL:
+        # The killed control processor comes back as a standby, and refuses writes.
+        device.start(first)
+        assert eventually(lambda: active_name(device.own(first)) == second, timeout=30)
+        with grpc.insecure_channel(device.own(first)) as channel:
+            code = code_of(lambda: Stub(channel).CreateVolume(pb.CreateVolumeRequest(name=unique("fenced"))))
+        assert code is grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_standby_restarted_again_and_again_ends_up_in_sync(
+    device: Device, test_images: BusyboxImages, unique: Callable[[str], str]
+) -> None:
+    """Restarted (kill -9) at random moments, some of them in the middle of its bulk sync, the
+    standby catches up by itself, and can then take over with everything."""
+    active = active_name(device.service)
+    assert active is not None
+    standby = next(n for n in NAMES if n != active)
+    names = [unique("resync-vol") for _ in range(20)]
+    rng = random.Random(5)
+    with grpc.insecure_channel(device.service) as channel:
+        stub = Stub(channel)
+        for index, name in enumerate(names):
+            stub.CreateVolume(pb.CreateVolumeRequest(name=name))
+            if index % 5 == 4:  # a restart every few writes
+                device.processes[standby].kill()
+                device.start(standby)
+                time.sleep(rng.uniform(0.0, 1.2))
+    assert eventually(ready(device.service, active), timeout=30)
+    switch(device.service, standby)
+    assert eventually(lambda: active_name(device.service) == standby, timeout=30)
+    assert set(names) <= volumes(device.service)
