@@ -150,6 +150,15 @@ def test_placement(device: Device, test_images: BusyboxImages, unique: Callable[
         stub.StartContainer(pb.StartContainerRequest(image_name=image, instance_name=name, location=location))
     expected = {active: "RUNNING" if on_active else None, standby: "RUNNING" if on_standby else None}
     assert eventually(lambda: {n: status_on(device.own(n), name) for n in NAMES} == expected, timeout=20)
+    # The location labels say what was asked and where each copy runs.
+    for cp, role in ((active, "L_PRIMARY"), (standby, "L_BACKUP")):
+        if expected[cp] is None:
+            continue
+        with grpc.insecure_channel(device.own(cp)) as channel:
+            (listed,) = [c for c in Stub(channel).ListContainer(pb.ListContainerRequest(all=True)) if c.name == name]
+        intended = pb.StartContainerRequest.Location.Name(location)
+        assert listed.labels["net.openconfig.containerz.location.intended"] == intended
+        assert listed.labels["net.openconfig.containerz.location.actual"] == role
 
 
 def read_file(api: docker.APIClient, container: str, path: str) -> str | None:
