@@ -10,7 +10,6 @@ import secrets
 import socket
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
-from typing import Any
 
 import structlog
 
@@ -251,16 +250,20 @@ class ContainerManager:
 
     # ------------------------------------------------------------------ reconcile
 
-    async def converge(self, name: str, record: Mapping[str, Any], bring_up: bool) -> str | None:
-        """Make container ``name`` match its journal ``record``; say what was done, if anything.
+    async def converge(self, name: str, bring_up: bool) -> str | None:
+        """Make container ``name`` match its journal record; say what was done, if anything.
 
         A missing container is always recreated. Starting or stopping an existing one to
         match only happens with ``bring_up`` (at boot or takeover): between those, a container
         that exits by itself is left to its restart policy, as the client asked.
         """
-        spec = desired.container_spec(record)
-        wanted = desired.desired_container_state(record)
         async with self._locks.hold(name):
+            # Read again under the lock: a client may have changed or removed it meanwhile.
+            current = self._state.desired.of(Kind.CONTAINER).get(name)
+            if current is None:
+                return None
+            spec = desired.container_spec(current)
+            wanted = desired.desired_container_state(current)
             existing = await self._engine.inspect_container(name)
             if not self.place(spec.location).runs_here:
                 if existing is None:

@@ -89,12 +89,12 @@ class Reconciler:
     async def converge(self, bring_up: bool) -> None:
         """Recreate what the engine lost; with ``bring_up``, also start and stop to match."""
         desired = self._state.desired
-        volumes = list(desired.of(Kind.VOLUME).items())
-        await asyncio.gather(*(self._report("volume", n, self._managers.volumes.converge(n, r)) for n, r in volumes))
+        volumes = list(desired.of(Kind.VOLUME))
+        await asyncio.gather(*(self._report("volume", n, self._managers.volumes.converge(n)) for n in volumes))
         # Containers are independent of each other (each under its own lock): bring them up together.
-        containers = list(desired.of(Kind.CONTAINER).items())
+        containers = list(desired.of(Kind.CONTAINER))
         await asyncio.gather(
-            *(self._report("container", n, self._managers.containers.converge(n, r, bring_up)) for n, r in containers)
+            *(self._report("container", n, self._managers.containers.converge(n, bring_up)) for n in containers)
         )
 
     async def _report(self, kind: str, name: str, action: Awaitable[str | None]) -> None:

@@ -33,6 +33,7 @@ from containerz.reconciler import Reconciler
 from containerz.settings import RedundancySettings
 from protos.containerz import peer_pb2 as pb
 from state import FileArbiter, Kind, Ledger, StandbyLink
+from state.arbiter import OutdatedMark
 from state.desired import DesiredState
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ class Redundancy:
         self._reconciler = reconciler
         self._scratch = scratch
         self._arbiter = FileArbiter(config.arbiter)
+        self._outdated = OutdatedMark(config.arbiter.with_name(config.arbiter.name + ".outdated"))
         self._peer = PeerClient(config.peer_address)
         self._link: StandbyLink | None = None
         self._service: grpc.aio.Server | None = None
@@ -183,7 +185,13 @@ class Redundancy:
         try:
             if self._yielding:
                 await self._let_peer_take_over()
-            return await self._arbiter.acquire(self.name)
+            while True:
+                await self._wait_until_current()
+                epoch = await self._arbiter.acquire(self.name)
+                if not self._outdated.outdated(self.name):
+                    return epoch
+                # Marked outdated while we waited: the last active acknowledged writes we lack.
+                self._arbiter.release(handed_over=False)
         finally:
             mirror.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -191,7 +199,11 @@ class Redundancy:
 
     async def _serve_as_active(self, epoch: int, trigger: SwitchoverTrigger) -> None:
         cut_off = dict(self._ledger.desired.open_intents)
-        link = StandbyLink(self._peer, lambda: self._ledger.epoch)
+        link = StandbyLink(
+            self._peer,
+            lambda: self._ledger.epoch,
+            outdate=lambda outdated: self._outdated.set(self._config.peer_name, outdated),
+        )
         self._link = link
         self._ledger.become_active(epoch, link)
         self._managers.containers.place = self._place_on_active
@@ -215,6 +227,18 @@ class Redundancy:
                 await syncing
             self._managers.images.after_load = None
             self._link = None
+
+    async def _wait_until_current(self) -> None:
+        """An outdated standby never takes over: the active acknowledged writes it does not
+        have. It waits for the active to bring it back in sync (or to come back itself)."""
+        warned = False
+        while True:
+            if not self._outdated.outdated(self.name):  # a file the active writes: polled
+                return
+            if not warned:
+                log.warning("standby.outdated", name=self.name, action="not taking over until in sync again")
+                warned = True
+            await asyncio.sleep(_BIND_RETRY_SECONDS * 2)
 
     async def _let_peer_take_over(self) -> None:
         """After handing over, keep out of the arbiter until the other control processor holds it
@@ -326,7 +350,7 @@ class Redundancy:
         record = self._ledger.desired.of(Kind.VOLUME).get(name)
         if record is None:
             raise errors.NotFound(f"volume {name} is not in the journal")
-        await self._managers.volumes.converge(name, record)
+        await self._managers.volumes.converge(name)
         volume = await self._engine.inspect_volume(name)
         data = await _local_data(volume) if volume is not None else None
         if data is None:
@@ -390,14 +414,18 @@ class Redundancy:
         await self.fetch_image(reference)
 
     async def _replicate_image(self, reference: str) -> None:
-        """On the active: the standby must hold an image before the record saying it is deployed."""
+        """On the active: the standby must hold an image before the record saying it is deployed.
+        A standby that cannot be reached drops to degraded (it fetches the image when back); one
+        that is reached but cannot get the image fails the Deploy, which is then undone."""
         if self._link is None or not self._link.in_sync:
-            return  # degraded: the standby fetches it when it is back in sync
+            return
         try:
             await self._peer.prefetch(self._ledger.epoch, reference)
-        except Exception as exc:  # any failure: the standby drops to degraded
+        except ConnectionError as exc:
             log.warning("standby.prefetch_failed", image=reference, reason=str(exc))
-            self._link.drop(f"could not get {reference} onto the standby")
+            self._link.drop(f"could not reach the standby to give it {reference}")
+        except PeerError as exc:
+            raise errors.Unavailable(f"could not copy {reference} to the standby ({exc.message}); retry") from exc
 
     # ------------------------------------------------------------------ the other one
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from containerz import desired, errors
 from containerz.engine.base import Engine
@@ -42,12 +41,13 @@ class VolumeManager:
                         f"volume {name} is in use by a container; remove that container first ({exc.message})"
                     ) from exc
 
-    async def converge(self, name: str, record: Mapping[str, Any]) -> str | None:
+    async def converge(self, name: str) -> str | None:
         """Recreate volume ``name`` from its journal record if the engine has lost it."""
         async with self._locks.hold(name):
-            if await self._engine.inspect_volume(name) is not None:
+            current = self._state.desired.of(Kind.VOLUME).get(name)  # a client may have removed it meanwhile
+            if current is None or await self._engine.inspect_volume(name) is not None:
                 return None
-            await self._engine.create_volume(desired.volume_spec(record))
+            await self._engine.create_volume(desired.volume_spec(current))
             return "recreated"
 
     async def roll_back(self, name: str) -> str | None:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import IO, Protocol
 
+from state.files import write_atomically
 from state.records import JournalError
 
 _POLL_SECONDS = 0.05
@@ -127,3 +128,24 @@ class MemoryArbiter:
 
     def holder(self) -> tuple[str, int] | None:
         return self._holder
+
+
+class OutdatedMark:
+    """The shared note that a control processor's copy of the journal is behind: set by the
+    active before it acknowledges a write its standby does not have, cleared once the standby
+    is in sync again. A control processor that is marked does not take mastership."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def set(self, name: str, outdated: bool) -> None:
+        marked = self._path.read_text().split() if self._path.exists() else []
+        wanted = sorted({*marked, name} if outdated else set(marked) - {name})
+        if wanted != sorted(marked):
+            write_atomically(self._path, (" ".join(wanted) + "\n").encode())
+
+    def outdated(self, name: str) -> bool:
+        try:
+            return name in self._path.read_text().split()
+        except FileNotFoundError:
+            return False

@@ -142,10 +142,20 @@ class Freezer(Protocol):
 class StandbyLink:
     """The active's end: a :class:`state.store.Replicator` that keeps the standby in sync."""
 
-    def __init__(self, transport: Transport, epoch: Callable[[], int], timeout_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        epoch: Callable[[], int],
+        timeout_seconds: float = 2.0,
+        outdate: Callable[[bool], None] | None = None,
+    ) -> None:
         self._transport = transport
         self._epoch = epoch
         self._timeout = timeout_seconds
+        # Called with True before the first write is acknowledged without the standby, and with
+        # False once it is in sync again: the standby must not take over while it is outdated
+        # (DRBD's resource fencing), or acknowledged writes would be lost.
+        self._outdate = outdate or (lambda outdated: None)
         self.state = LinkState.JOINING
         self.changed = asyncio.Event()
 
@@ -154,6 +164,10 @@ class StandbyLink:
         return self.state is LinkState.IN_SYNC
 
     def _set(self, state: LinkState, reason: str = "") -> None:
+        if state is LinkState.JOINING and self.state is LinkState.IN_SYNC:
+            self._outdate(True)  # before any write is acknowledged without it
+        elif state is LinkState.IN_SYNC:
+            self._outdate(False)
         if state is not self.state:
             log.info("standby.link", state=state.value, was=self.state.value, reason=reason or None)
             self.state = state

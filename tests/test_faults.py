@@ -34,7 +34,8 @@ from tests.support.client import code_of, deploy_file, eventually
 from tests.support.device import NAMES, Device, active_name, ready, status_on, switch
 
 Stub = containerz_pb2_grpc.ContainerzStub
-OPERATIONS = 8
+OPERATIONS = 20  # at most: the series stops once the new active has served a few
+AFTER_RECOVERY = 2  # operations acknowledged after the fault, before the series stops
 
 
 class Fault(enum.Enum):
@@ -67,6 +68,8 @@ class Workload:
     prepare: Callable[[Stub, list[str]], None]
     operation: Callable[[Stub, str], None]
     check: Callable[[Device, list[str], Outcomes], None]
+    # At most this many; enough that the series outlasts the fault and the recovery.
+    operations: int = OPERATIONS
 
 
 def deploys(test_images: BusyboxImages, image: str) -> Workload:
@@ -104,7 +107,7 @@ def volume_creations(test_images: BusyboxImages, image: str) -> Workload:
     def create(stub: Stub, key: str) -> None:
         stub.CreateVolume(pb.CreateVolumeRequest(name=key), timeout=30)
 
-    return Workload(prepare=lambda stub, keys: None, operation=create, check=check)
+    return Workload(prepare=lambda stub, keys: None, operation=create, check=check, operations=60)
 
 
 def removals(test_images: BusyboxImages, image: str) -> Workload:
@@ -142,10 +145,20 @@ def serving(address: str) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def run_series(device: Device, keys: list[str], operation: Callable[[Stub, str], None], outcomes: Outcomes) -> None:
-    """One operation after the other, as a client would: after a failure, wait until the device
-    serves again before going on."""
+def run_series(
+    device: Device,
+    keys: list[str],
+    operation: Callable[[Stub, str], None],
+    outcomes: Outcomes,
+    fault_done: threading.Event,
+) -> None:
+    """One operation after the other, as a client would (after a failure, wait until the device
+    serves again), until a few have been acknowledged after the fault."""
+    after = 0
     for key in keys:
+        if fault_done.is_set() and after >= AFTER_RECOVERY:
+            return
+        counted = fault_done.is_set()
         try:
             with grpc.insecure_channel(device.service) as channel:
                 operation(Stub(channel), key)
@@ -156,6 +169,7 @@ def run_series(device: Device, keys: list[str], operation: Callable[[Stub, str],
             eventually(lambda: serving(device.service), timeout=30)
         else:
             outcomes.acknowledged.append(key)
+            after += counted
 
 
 def make_active(device: Device, name: str) -> None:
@@ -200,20 +214,26 @@ def test_operations_cut_by_a_fault(
     first, second = NAMES[1], NAMES[0]
     engine_dir = Path(second_docker_host.removeprefix("unix://")).parent
     work = WORKLOADS[workload](test_images, unique("fault-img"))
-    keys = [unique(f"fault-{workload}") for _ in range(OPERATIONS)]
+    keys = [unique(f"fault-{workload}") for _ in range(work.operations)]
     with grpc.insecure_channel(device.service) as channel:
         work.prepare(Stub(channel), keys)
     outcomes = Outcomes()
-    worker = threading.Thread(target=run_series, args=(device, keys, work.operation, outcomes))
+    fault_done = threading.Event()
+    worker = threading.Thread(target=run_series, args=(device, keys, work.operation, outcomes, fault_done))
     worker.start()
-    time.sleep(random.Random(seed).uniform(0.05, 1.5))
+    # The fault lands a few operations in, at a random moment within one.
+    rng = random.Random(seed)
+    settled = rng.randint(2, 5)
+    assert eventually(lambda: len(outcomes.acknowledged) >= settled, timeout=60), outcomes.errors
+    time.sleep(rng.uniform(0.0, 0.3))
     try:
         disrupt(device, fault, first, second, engine_dir)
-        worker.join(timeout=120)
+        fault_done.set()
+        worker.join(timeout=180)
         assert not worker.is_alive(), "the client hung after the fault"
         assert eventually(lambda: active_name(device.service) == second, timeout=30)
-        assert len(outcomes.acknowledged) + len(outcomes.failed) == OPERATIONS
-        assert outcomes.acknowledged[-1:] == keys[-1:], f"the new active serves what follows: {outcomes.errors}"
+        last = max(outcomes.acknowledged + outcomes.failed, key=keys.index)
+        assert last in outcomes.acknowledged, f"the new active serves what follows: {outcomes.errors}"
         work.check(device, keys, outcomes)
     finally:
         if fault is Fault.ENGINE:
