@@ -28,6 +28,7 @@ from state.epoch import EpochStore, StaleEpoch
 from state.journal import JournalStore
 from state.records import Record
 from state.snapshot import Snapshot, SnapshotStore
+from state.store import restore
 
 log = structlog.get_logger(__name__)
 
@@ -77,12 +78,7 @@ class Follower:
         self._on_applied = on_applied or (lambda desired: None)
         self._snapshot_every = snapshot_every
         self._since_snapshot = 0
-        snapshot = snapshots.load()
-        self.desired = (
-            DesiredState.from_json(snapshot.state, snapshot.epoch, snapshot.seq) if snapshot else DesiredState()
-        )
-        for record in journal.records():
-            self.desired.apply(record)
+        self.desired = restore(journal, snapshots)
 
     def _admit(self, epoch: int) -> Reply | None:
         current = self._epochs.current()

@@ -35,6 +35,17 @@ class Replicator(Protocol):
         ...
 
 
+def restore(journal: JournalStore, snapshots: SnapshotStore) -> DesiredState:
+    """Desired state as persisted: the snapshot, then every journal record after it."""
+    snapshot = snapshots.load()
+    desired = (
+        DesiredState.from_json(snapshot.state, snapshot.epoch, snapshot.seq) if snapshot is not None else DesiredState()
+    )
+    replayed = sum(desired.apply(record) for record in journal.records())
+    log.info("state.restored", seq=desired.seq, epoch=desired.epoch, replayed=replayed, open=len(desired.open_intents))
+    return desired
+
+
 class StateWriter(Protocol):
     """What the managers write desired state through: a :class:`StateStore`, or a
     :class:`state.ledger.Ledger` that refuses writes while its control processor is standby."""
@@ -79,17 +90,7 @@ class StateStore:
         self._since_snapshot = 0
 
     def _restore(self) -> DesiredState:
-        snapshot = self._snapshots.load()
-        desired = (
-            DesiredState.from_json(snapshot.state, snapshot.epoch, snapshot.seq)
-            if snapshot is not None
-            else DesiredState()
-        )
-        replayed = sum(desired.apply(record) for record in self._journal.records())
-        log.info(
-            "state.restored", seq=desired.seq, epoch=desired.epoch, replayed=replayed, open=len(desired.open_intents)
-        )
-        return desired
+        return restore(self._journal, self._snapshots)
 
     @property
     def epoch(self) -> int:
