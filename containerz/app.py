@@ -152,13 +152,7 @@ class ContainerzServer:
         if self.redundancy is not None and redundant is not None:
             self.peer_grpc = grpc.aio.server(options=peer_channel_options())
             peer_pb2_grpc.add_PeerServicer_to_server(  # type: ignore[no-untyped-call]
-                PeerServicer(
-                    self.ledger,
-                    self.engine,
-                    self.redundancy.status,
-                    self.redundancy.prefetch,
-                    self.redundancy.receive_volume_data,
-                ),
+                PeerServicer(self.ledger, self.managers, self.redundancy),
                 self.peer_grpc,
             )
             _bind(self.peer_grpc, redundant.peer_listen)

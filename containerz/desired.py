@@ -16,6 +16,7 @@ from containerz.model import (
     ContainerSpec,
     ContainerState,
     DeviceMapping,
+    ImageDetails,
     Location,
     PortMapping,
     RestartPolicy,
@@ -87,3 +88,33 @@ def volume_spec(record: Mapping[str, Any]) -> VolumeSpec:
 
 def put_image(name: str, tag: str) -> Change:
     return Change(Kind.IMAGE, Action.PUT, f"{name}:{tag}", {"name": name, "tag": tag})
+
+
+def image_facts(image: ImageDetails) -> dict[str, str]:
+    """What a loaded image's record learns from the engine: its ID, the digest of its config,
+    which a ``docker save`` and ``docker load`` keep, so both engines can be checked against it."""
+    return {"id": image.id}
+
+
+def image_id(record: Mapping[str, Any]) -> str | None:
+    """The recorded image ID; None for an image recorded before IDs were."""
+    value = record.get("id")
+    return str(value) if value else None
+
+
+def put_plugin_tarball(name: str) -> Change:
+    return Change(Kind.PLUGIN_TARBALL, Action.PUT, name, {"name": name})
+
+
+def tarball_facts(sha256: str, size: int) -> dict[str, Any]:
+    return {"sha256": sha256, "size": size}
+
+
+def put_plugin(plugin_name: str, tarball: str, config: str, enabled: bool) -> Change:
+    """A plugin instance (``name:latest``), built from deployed tarball ``tarball`` and
+    ``config``; ``enabled`` is whether it should run."""
+    return Change(Kind.PLUGIN, Action.PUT, plugin_name, {"tarball": tarball, "config": config, "enabled": enabled})
+
+
+def with_plugin_enabled(record: Mapping[str, Any], plugin_name: str, enabled: bool) -> Change:
+    return put_plugin(plugin_name, record["tarball"], record["config"], enabled)

@@ -24,10 +24,10 @@ def free_bytes(directory: Path) -> int:
     return shutil.disk_usage(directory).free
 
 
-_CLEANUPS: set[asyncio.Task[None]] = set()
+_CLEANUPS: set[asyncio.Task[object]] = set()
 
 
-async def finish_despite_cancellation(cleanup: Coroutine[Any, Any, None]) -> None:
+async def finish_despite_cancellation(cleanup: Coroutine[Any, Any, object]) -> None:
     """Run ``cleanup`` to completion even if the caller is cancelled while waiting for it.
 
     gRPC cancels a handler's task when the client goes away, often while the handler is

@@ -107,7 +107,7 @@ class ImageManager:
         else holds it. A load that fails or is cut off is undone on the engine before its
         outcome is recorded, so the journal never says "not deployed" of an image the engine has."""
         name, _, tag = reference.rpartition(":")
-        async with self._state.change(desired.put_image(name, tag)):
+        async with self._state.change(desired.put_image(name, tag)) as operation:
             loading = asyncio.ensure_future(self._engine.load_image(chunks))
             try:
                 image = await self._check_loaded(reference, await asyncio.shield(loading))
@@ -116,6 +116,7 @@ class ImageManager:
             except BaseException:
                 await finish_despite_cancellation(self._undo_load(reference, previous, loading))
                 raise
+            operation.facts.update(desired.image_facts(image))
         if previous is not None and previous.id != image.id:
             await self._discard_if_orphaned(previous.id)
         return image
@@ -139,11 +140,22 @@ class ImageManager:
                     await self._discard_if_orphaned(current.id)
             log.info("image.load_undone", image=reference)
 
-    async def mirror(self, name: str, tag: str, chunks: AsyncIterator[bytes]) -> ImageDetails:
-        """Load an image the journal already records, saved by the other control processor's
-        engine (so already tagged exactly ``name:tag``)."""
+    async def mirror(
+        self, name: str, tag: str, chunks: AsyncIterator[bytes], expected_id: str | None = None
+    ) -> ImageDetails:
+        """Load an image the journal records (or is about to), saved by the other control
+        processor's engine (so already tagged exactly ``name:tag``), and check it is the image
+        the journal names: a save and load keep an image's ID, the digest of its config."""
         reference = f"{name}:{tag}"
-        return await self._check_loaded(reference, await self._engine.load_image(chunks))
+        previous = await self._engine.inspect_image(reference)
+        image = await self._check_loaded(reference, await self._engine.load_image(chunks))
+        if expected_id is not None and image.id != expected_id:
+            raise errors.Internal(
+                f"{reference} from the other control processor is {image.id}, but the journal records {expected_id}"
+            )
+        if previous is not None and previous.id != image.id:
+            await self._discard_if_orphaned(previous.id)
+        return image
 
     async def _check_loaded(self, reference: str, loaded: tuple[str, ...]) -> ImageDetails:
         async with self._locks.hold(reference):
@@ -174,7 +186,7 @@ class ImageManager:
 
     async def _pull(self, name: str, tag: str, source: RemoteSource) -> AsyncGenerator[int, None]:
         reference = source.path or f"{name}:{tag}"
-        async with self._locks.hold(f"{name}:{tag}"), self._state.change(desired.put_image(name, tag)):
+        async with self._locks.hold(f"{name}:{tag}"), self._state.change(desired.put_image(name, tag)) as operation:
             async with aclosing(self._engine.pull_image(reference, source.auth)) as pulled:
                 async for received in pulled:
                     yield received
@@ -185,6 +197,10 @@ class ImageManager:
                 await self._engine.remove_image(reference, force=False)
             if self.after_load is not None:
                 await self.after_load(f"{name}:{tag}")
+            image = await self._engine.inspect_image(f"{name}:{tag}")
+            if image is None:
+                raise errors.Internal(f"the engine pulled {reference} but {name}:{tag} is not present afterwards")
+            operation.facts.update(desired.image_facts(image))
 
     async def _download(
         self, name: str, tag: str, download: Callable[[Path], Iterator[int]]

@@ -28,5 +28,5 @@ class Managers:
             images=ImageManager(engine, settings, state),
             containers=ContainerManager(engine, settings, state),
             volumes=VolumeManager(engine, state),
-            plugins=PluginManager(engine, settings),
+            plugins=PluginManager(engine, settings, state),
         )

@@ -58,6 +58,10 @@ class Reconciler:
                 await self._managers.images.roll_back(key)
             elif kind is Kind.VOLUME:
                 await self._managers.volumes.roll_back(key)
+            elif kind is Kind.PLUGIN:
+                await self._managers.plugins.roll_back(key)
+            elif kind is Kind.PLUGIN_TARBALL:
+                await self._managers.plugins.discard_tarball(key)
         except errors.ContainerzError as exc:
             log.warning("reconcile.forget_failed", kind=kind.value, key=key, reason=exc.message)
         else:
@@ -74,6 +78,10 @@ class Reconciler:
             await self._managers.volumes.roll_back(key)
         elif change.kind is Kind.IMAGE:
             await self._managers.images.roll_back(key)
+        elif change.kind is Kind.PLUGIN:
+            await self._managers.plugins.roll_back(key)
+        elif change.kind is Kind.PLUGIN_TARBALL:
+            await self._managers.plugins.roll_back_tarball(key)
         return False
 
     async def _exists(self, kind: Kind, key: str) -> bool:
@@ -84,11 +92,16 @@ class Reconciler:
             return await engine.inspect_volume(key) is not None
         if kind is Kind.IMAGE:
             return await engine.inspect_image(key) is not None
-        return True
+        if kind is Kind.PLUGIN:
+            return await self._managers.plugins.exists(key)
+        return await asyncio.to_thread(self._managers.plugins.tarball(key).exists)  # a plugin tarball
 
     async def converge(self, bring_up: bool) -> None:
         """Recreate what the engine lost; with ``bring_up``, also start and stop to match."""
         desired = self._state.desired
+        # Plugins first: a volume or a container may need the driver one provides.
+        plugins = list(desired.of(Kind.PLUGIN))
+        await asyncio.gather(*(self._report("plugin", n, self._managers.plugins.converge(n)) for n in plugins))
         volumes = list(desired.of(Kind.VOLUME))
         await asyncio.gather(*(self._report("volume", n, self._managers.volumes.converge(n)) for n in volumes))
         # Containers are independent of each other (each under its own lock): bring them up together.

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -44,6 +45,8 @@ _BIND_RETRY_SECONDS = 0.05
 _BIND_ATTEMPTS = 200
 # How long a control processor that handed over waits for the other to take mastership.
 _HANDOVER_SECONDS = 10.0
+# Removals are mirrored in this order: what uses an object goes before the object it uses.
+_USERS_FIRST = (Kind.CONTAINER, Kind.VOLUME, Kind.PLUGIN, Kind.IMAGE, Kind.PLUGIN_TARBALL)
 
 
 ServiceStarter = Callable[[str], Awaitable[grpc.aio.Server]]
@@ -79,6 +82,10 @@ class Redundancy:
         self._yielding = False
         self.reboot_requested = asyncio.Event()
         self._mirror_wanted = asyncio.Event()
+        # On the standby: every image and plugin tarball the journal records is here.
+        self._content_complete = False
+        # On the active: what the standby last said of itself.
+        self._standby_content_complete = False
         self._me = ControlProcessor(name, Role.SECONDARY)
         self._other = ControlProcessor(config.peer_name, Role.PRIMARY, up=False)
         self._platform = Platform(processors=sorted([self._me, self._other], key=lambda cp: cp.name))
@@ -101,7 +108,7 @@ class Redundancy:
             )
         if name == self.name:
             return  # already active: the no-op the proto asks for
-        if self._link is None or not self._link.in_sync:
+        if not self._standby_ready():
             raise errors.FailedPrecondition(
                 f"{name} is not switchover-ready (its state is not in sync yet); "
                 "wait for /components/component[name=" + self.name + "]/state/switchover-ready"
@@ -139,6 +146,7 @@ class Redundancy:
             switchover_ready=self._me.switchover_ready,
             last_switchover_time_ns=self._me.last_switchover_time_ns,
             last_switchover_trigger=self._me.last_switchover_trigger.value if self._me.last_switchover_trigger else "",
+            content_complete=self._content_complete,
         )
 
     # ------------------------------------------------------------------ the role loop
@@ -170,6 +178,7 @@ class Redundancy:
         self._managers.containers.place = on_standby
         self._me.role = Role.SECONDARY
         self._set_ready(False)
+        self._content_complete = False  # until the first mirror pass has checked
         if self._other.up:
             self._other.role = Role.PRIMARY
         await self._platform.announce()
@@ -205,9 +214,11 @@ class Redundancy:
             outdate=lambda outdated: self._outdated.set(self._config.peer_name, outdated),
         )
         self._link = link
+        self._standby_content_complete = False  # until the standby says otherwise
         self._ledger.become_active(epoch, link)
         self._managers.containers.place = self._place_on_active
         self._managers.images.after_load = self._replicate_image
+        self._managers.plugins.after_keep = self._replicate_plugin_tarball
         self._me.role, self._other.role = Role.PRIMARY, Role.SECONDARY
         self._set_ready(False)  # until this side's own standby is in sync
         self._me.last_switchover_time_ns = time.time_ns()
@@ -226,6 +237,7 @@ class Redundancy:
             with contextlib.suppress(asyncio.CancelledError):
                 await syncing
             self._managers.images.after_load = None
+            self._managers.plugins.after_keep = None
             self._link = None
 
     async def _wait_until_current(self) -> None:
@@ -256,21 +268,29 @@ class Redundancy:
         """Both control processors report the pair's readiness: whether the standby is in sync."""
         self._me.switchover_ready = self._other.switchover_ready = ready
 
+    def _standby_ready(self) -> bool:
+        """The standby could take over now: its journal is in sync and it holds every image and
+        plugin tarball that journal records."""
+        return self._link is not None and self._link.in_sync and self._standby_content_complete
+
     def _place_on_active(self, location: Location) -> Placement:
         return on_active(self._link is not None and self._link.in_sync)(location)
 
     async def _keep_standby_in_sync(self, link: StandbyLink) -> None:
+        placed_with_standby = False  # how take_over placed the containers
         while True:
+            link.changed.clear()
             await link.sync(self._ledger.store)
-            ready = link.in_sync
+            ready = self._standby_ready()
             if ready != self._me.switchover_ready:
                 self._set_ready(ready)
                 await self._platform.announce()
+            if link.in_sync != placed_with_standby:
+                placed_with_standby = link.in_sync
                 # L_BACKUP containers move to or from this control processor.
                 await self._reconciler.converge(bring_up=True)
-            link.changed.clear()
-            if ready:
-                await link.changed.wait()
+            if link.in_sync:
+                await link.changed.wait()  # also set when the standby's content changes
             else:
                 await asyncio.sleep(_PEER_POLL_SECONDS)
 
@@ -286,7 +306,7 @@ class Redundancy:
     async def step_down(self, reason: str) -> bool:
         """Hand over because this control processor cannot do its job (its engine is gone), if
         the standby is ready to take it; return whether it did."""
-        if not self.active or self._link is None or not self._link.in_sync:
+        if not self.active or not self._standby_ready():
             return False
         log.warning("handover.step_down", name=self.name, reason=reason)
         await self._hand_over(planned=False)
@@ -369,10 +389,9 @@ class Redundancy:
         """What the journal has, and what it is being asked to make (an image may reach the
         standby before its outcome is recorded), per kind."""
         desired = self._ledger.desired
-        known = {kind: set(desired.of(kind)) for kind in (Kind.CONTAINER, Kind.IMAGE, Kind.VOLUME)}
+        known = {kind: set(desired.of(kind)) for kind in Kind}
         for change in desired.open_intents.values():
-            if change.kind in known:
-                known[change.kind].add(change.key)
+            known[change.kind].add(change.key)
         return known
 
     async def _mirror(self) -> None:
@@ -384,50 +403,94 @@ class Redundancy:
             try:
                 now = self._journaled()
                 # Removed, or never made after all: gone from this engine too.
-                for kind in (Kind.CONTAINER, Kind.IMAGE, Kind.VOLUME):  # users before what they use
+                for kind in _USERS_FIRST:
                     for key in sorted(mirrored[kind] - now[kind]):
                         await self._reconciler.forget(kind, key)
                 mirrored = now
                 await self._fetch_missing_images()
+                await self._fetch_missing_plugin_tarballs()
+                self._content_complete = True
                 await self._reconciler.converge(bring_up=True)
             except (errors.ContainerzError, ConnectionError) as exc:
-                log.warning("mirror.failed", reason=str(exc))
+                log.warning("mirror.failed", reason=str(exc), content_complete=self._content_complete)
 
     async def _fetch_missing_images(self) -> None:
-        for reference in list(self._ledger.desired.of(Kind.IMAGE)):
-            if await self._engine.inspect_image(reference) is None:
-                await self.fetch_image(reference)
+        """Fetch each recorded image this engine lacks, or holds in another version than the
+        journal records (a name:tag deployed again while this standby was away)."""
+        for reference, record in list(self._ledger.desired.of(Kind.IMAGE).items()):
+            expected = recorded.image_id(record)
+            local = await self._engine.inspect_image(reference)
+            if local is None or (expected is not None and local.id != expected):
+                self._content_complete = False
+                await self.fetch_image(reference, expected)
 
-    async def fetch_image(self, reference: str) -> None:
+    async def fetch_image(self, reference: str, expected_id: str | None = None) -> None:
         """Load ``reference`` into this engine from the other control processor's."""
         name, _, tag = reference.rpartition(":")
         chunks = self._peer.fetch_image(reference)
-        await self._managers.images.mirror(name, tag, chunks)
-        log.info("mirror.image_fetched", image=reference)
+        image = await self._managers.images.mirror(name, tag, chunks, expected_id)
+        log.info("mirror.image_fetched", image=reference, id=image.id)
 
-    async def prefetch(self, epoch: int, reference: str) -> None:
-        """The active asks (before it records an image as deployed) that we hold it already."""
+    async def _fetch_missing_plugin_tarballs(self) -> None:
+        for name, record in list(self._ledger.desired.of(Kind.PLUGIN_TARBALL).items()):
+            expected = str(record.get("sha256", ""))
+            if expected and await self._managers.plugins.checksum(name) != expected:
+                self._content_complete = False
+                await self.fetch_plugin_tarball(name, expected)
+
+    async def fetch_plugin_tarball(self, name: str, sha256: str) -> None:
+        """Keep plugin tarball ``name`` as the other control processor has it."""
+        await self._managers.plugins.mirror_tarball(name, self._peer.fetch_plugin_tarball(name), sha256)
+        log.info("mirror.plugin_tarball_fetched", plugin=name, sha256=sha256)
+
+    async def prefetch_plugin_tarball(self, epoch: int, name: str, sha256: str) -> None:
+        """The active asks (before it records a plugin tarball as deployed) that we hold it already."""
+        self._check_prefetch(epoch)
+        await self.fetch_plugin_tarball(name, sha256)
+
+    def _check_prefetch(self, epoch: int) -> None:
         if self.active:
             raise errors.FailedPrecondition("prefetch reached the active control processor")
         if epoch < self._ledger.epoch:
             raise errors.FailedPrecondition(f"prefetch from epoch {epoch}, older than {self._ledger.epoch}")
+
+    async def _replicate_plugin_tarball(self, name: str, sha256: str) -> None:
+        """On the active: the standby must hold a plugin tarball before the record saying it is
+        deployed (as for images, see :meth:`_replicate_image`)."""
+        await self._replicate(
+            f"plugin tarball {name}", self._peer.prefetch_plugin_tarball(self._ledger.epoch, name, sha256)
+        )
+
+    async def prefetch(self, epoch: int, reference: str) -> None:
+        """The active asks (before it records an image as deployed) that we hold it already."""
+        self._check_prefetch(epoch)
         await self.fetch_image(reference)
 
     async def _replicate_image(self, reference: str) -> None:
         """On the active: the standby must hold an image before the record saying it is deployed.
         A standby that cannot be reached drops to degraded (it fetches the image when back); one
         that is reached but cannot get the image fails the Deploy, which is then undone."""
+        await self._replicate(reference, self._peer.prefetch(self._ledger.epoch, reference))
+
+    async def _replicate(self, what: str, prefetch: Coroutine[Any, Any, None]) -> None:
         if self._link is None or not self._link.in_sync:
+            prefetch.close()
             return
         try:
-            await self._peer.prefetch(self._ledger.epoch, reference)
+            await prefetch
         except ConnectionError as exc:
-            log.warning("standby.prefetch_failed", image=reference, reason=str(exc))
-            self._link.drop(f"could not reach the standby to give it {reference}")
+            log.warning("standby.prefetch_failed", what=what, reason=str(exc))
+            self._link.drop(f"could not reach the standby to give it {what}")
         except PeerError as exc:
-            raise errors.Unavailable(f"could not copy {reference} to the standby ({exc.message}); retry") from exc
+            raise errors.Unavailable(f"could not copy {what} to the standby ({exc.message}); retry") from exc
 
     # ------------------------------------------------------------------ the other one
+
+    def _note_standby_content(self, complete: bool) -> None:
+        if complete != self._standby_content_complete:
+            self._standby_content_complete = complete
+            if self._link is not None:
+                self._link.changed.set()  # readiness may change: re-evaluate it now
 
     async def _watch_peer(self) -> None:
         while True:
@@ -436,6 +499,7 @@ class Redundancy:
             except Exception:  # any failure means it is not there
                 changed = self._other.up
                 self._other.up = False
+                self._note_standby_content(False)
                 if self._link is not None and self._link.in_sync:
                     self._link.drop("the standby does not answer")
             else:
@@ -449,6 +513,8 @@ class Redundancy:
                 if status.active and self._me.switchover_ready != status.switchover_ready:
                     self._set_ready(status.switchover_ready)
                     changed = True
+                if not status.active:
+                    self._note_standby_content(status.content_complete)
             if not self._other.up:
                 # Not there to say: it is whatever we are not.
                 role = Role.SECONDARY if self.active else Role.PRIMARY

@@ -1,16 +1,19 @@
 """Receive a plugin tarball to disk, chunk by chunk, never all in memory.
 
 An :class:`Upload` is a temp file under the uploads directory until :meth:`Upload.finish`
-moves it, fsynced, to where it is kept. It is deleted when the ``async with`` block ends
-otherwise, so a cancelled or failed Deploy leaves nothing behind. (Images do not come
-through here: they stream straight into the engine, see :mod:`containerz.imageload`.)
+hands it, fsynced and with its SHA-256, to ``keep``, which moves it to where it is kept. It is
+deleted when the ``async with`` block ends otherwise, so a cancelled or failed Deploy leaves
+nothing behind. (Images do not come through here: they stream straight into the engine, see
+:mod:`containerz.imageload`.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -18,7 +21,7 @@ import aiofiles
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
 from containerz import errors
-from containerz.fsutil import atomic_replace, finish_despite_cancellation, free_bytes
+from containerz.fsutil import finish_despite_cancellation, free_bytes
 
 PARTIAL_SUFFIX = ".part"
 
@@ -34,9 +37,12 @@ def check_announced_size(label: str, total: int, announced: int) -> int:
 
 
 class Upload:
-    def __init__(self, directory: Path, expected_bytes: int, label: str, keep_as: Path) -> None:
+    def __init__(
+        self, directory: Path, expected_bytes: int, label: str, keep: Callable[[Path, str], Awaitable[None]]
+    ) -> None:
         self.path = directory / f"{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
-        self.keep_as = keep_as
+        self._keep = keep
+        self._digest = hashlib.sha256()
         self.expected_bytes = expected_bytes
         self.received_bytes = 0
         self._label = label
@@ -61,10 +67,11 @@ class Upload:
         """Write ``chunk``, already admitted."""
         if self._file is None:
             raise RuntimeError("Upload.write outside 'async with'")
+        self._digest.update(chunk)
         await self._file.write(chunk)
 
     async def finish(self) -> None:
-        """Check the size, then keep the file at ``keep_as``, atomically and durably."""
+        """Check the size, make the file durable, then let ``keep`` move it into place."""
         if self._file is None:
             raise RuntimeError("Upload.finish outside 'async with'")
         if self.received_bytes != self.expected_bytes:
@@ -76,7 +83,7 @@ class Upload:
         await asyncio.to_thread(os.fsync, self._file.fileno())
         await self._file.close()
         self._file = None
-        await asyncio.to_thread(atomic_replace, self.path, self.keep_as)
+        await self._keep(self.path, self._digest.hexdigest())
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -13,7 +13,7 @@ from state.ledger import Ledger, NotStandby
 from state.records import Action, Change, Done, Intent, JournalError, Kind, Record
 from state.replication import Fenced, Follower, LinkState, Reply, StandbyLink, Transport, Verdict
 from state.snapshot import FileSnapshotStore, MemorySnapshotStore, Snapshot, SnapshotStore
-from state.store import NoStandby, NotActive, Replicator, StateStore, StateWriter
+from state.store import NoStandby, NotActive, Operation, Replicator, StateStore, StateWriter
 
 __all__ = [
     "Action",
@@ -41,6 +41,7 @@ __all__ = [
     "NoStandby",
     "NotActive",
     "NotStandby",
+    "Operation",
     "Record",
     "Replicator",
     "Reply",

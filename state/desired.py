@@ -37,14 +37,14 @@ class DesiredState:
         elif isinstance(entry, Done):
             change = self.open_intents.pop(entry.op, None)
             if change is not None and entry.ok:
-                self._make(change)
+                self._make(change, entry.facts)
         self.epoch, self.seq = record.epoch, record.seq
         return True
 
-    def _make(self, change: Change) -> None:
+    def _make(self, change: Change, facts: Mapping[str, Any]) -> None:
         objects = self.objects[change.kind]
         if change.action is Action.PUT:
-            objects[change.key] = dict(change.value)
+            objects[change.key] = {**change.value, **facts}
         else:
             objects.pop(change.key, None)
 

@@ -7,8 +7,9 @@ and epoch, so promotion picks up exactly what the standby had persisted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from state.desired import DesiredState
 from state.epoch import EpochStore
@@ -16,7 +17,7 @@ from state.journal import JournalStore
 from state.records import Change
 from state.replication import Follower
 from state.snapshot import Snapshot, SnapshotStore
-from state.store import NotActive, Replicator, StateStore
+from state.store import NotActive, Operation, Replicator, StateStore
 
 
 class NotStandby(Exception):
@@ -90,10 +91,10 @@ class Ledger:
     async def begin(self, change: Change) -> int:
         return await self.store.begin(change)
 
-    async def finish(self, op: int, ok: bool) -> None:
-        await self.store.finish(op, ok)
+    async def finish(self, op: int, ok: bool, facts: Mapping[str, Any] | None = None) -> None:
+        await self.store.finish(op, ok, facts)
 
-    def change(self, change: Change) -> AbstractAsyncContextManager[int]:
+    def change(self, change: Change) -> AbstractAsyncContextManager[Operation]:
         return self.store.change(change)
 
     def frozen(self) -> AbstractAsyncContextManager[Snapshot]:

@@ -24,6 +24,7 @@ class Kind(enum.StrEnum):
     VOLUME = "volume"
     CONTAINER = "container"
     PLUGIN = "plugin"
+    PLUGIN_TARBALL = "plugin_tarball"
 
 
 class Action(enum.StrEnum):
@@ -58,10 +59,14 @@ class Intent:
 
 @dataclass(frozen=True)
 class Done:
-    """The change of intent ``op`` took effect (``ok``) or was abandoned and undone."""
+    """The change of intent ``op`` took effect (``ok``) or was abandoned and undone.
+
+    ``facts`` are what only making the change could tell (the ID the engine gave a loaded
+    image, the checksum of a received file); with ``ok`` they join the intent's value."""
 
     op: int
     ok: bool
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 Entry = Intent | Done
@@ -81,6 +86,8 @@ class Record:
             body: dict[str, Any] = {"intent": self.entry.op, "change": self.entry.change.to_json()}
         else:
             body = {"done": self.entry.op, "ok": self.entry.ok}
+            if self.entry.facts:
+                body["facts"] = dict(self.entry.facts)
         return json.dumps(
             {"epoch": self.epoch, "seq": self.seq, **body}, sort_keys=True, separators=(",", ":")
         ).encode()
@@ -92,5 +99,5 @@ class Record:
         if "intent" in raw:
             entry = Intent(int(raw["intent"]), Change.from_json(raw["change"]))
         else:
-            entry = Done(int(raw["done"]), bool(raw["ok"]))
+            entry = Done(int(raw["done"]), bool(raw["ok"]), dict(raw.get("facts") or {}))
         return cls(int(raw["epoch"]), int(raw["seq"]), entry)

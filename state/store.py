@@ -8,9 +8,10 @@ call returns, so a client is acknowledged only for what both control processors 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import structlog
 
@@ -55,9 +56,18 @@ class StateWriter(Protocol):
 
     async def begin(self, change: Change) -> int: ...
 
-    async def finish(self, op: int, ok: bool) -> None: ...
+    async def finish(self, op: int, ok: bool, facts: Mapping[str, Any] | None = None) -> None: ...
 
-    def change(self, change: Change) -> AbstractAsyncContextManager[int]: ...
+    def change(self, change: Change) -> AbstractAsyncContextManager[Operation]: ...
+
+
+@dataclass
+class Operation:
+    """A change being made: its id, and the facts the engine work learns on the way (recorded
+    with the outcome, see :class:`state.records.Done`)."""
+
+    op: int
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class NoStandby:
@@ -101,25 +111,25 @@ class StateStore:
         record = await self._write(lambda seq: Intent(seq, change))
         return record.seq
 
-    async def finish(self, op: int, ok: bool) -> None:
+    async def finish(self, op: int, ok: bool, facts: Mapping[str, Any] | None = None) -> None:
         """Record the outcome of operation ``op``; with ``ok`` its change joins desired state."""
-        await self._write(lambda seq: Done(op, ok))
+        await self._write(lambda seq: Done(op, ok, dict(facts or {})))
 
     @asynccontextmanager
-    async def change(self, change: Change) -> AsyncIterator[int]:
+    async def change(self, change: Change) -> AsyncIterator[Operation]:
         """Around the engine work that makes ``change``: intent before, outcome after. The
         outcome is written even when the caller is cancelled, so no intent stays open without
         a crash."""
         self._in_flight += 1
         self._idle.clear()
         try:
-            op = await self.begin(change)
+            operation = Operation(await self.begin(change))
             try:
-                yield op
+                yield operation
             except BaseException:
-                await self.finish(op, ok=False)
+                await self.finish(operation.op, ok=False)
                 raise
-            await self.finish(op, ok=True)
+            await self.finish(operation.op, ok=True, facts=operation.facts)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.support.client import deploy_file, eventually
 from tests.support.device import NAMES, Device, active_name
-from tests.support.images import build_image_tar
+from tests.support.images import build_image_tar, build_plugin_rootfs_tar, build_volume_plugin
 from tests.support.server import ROOT, ServerProcess
 
 ENGINE_DIR = os.environ.get("CONTAINERZ_TEST_ENGINE_DIR", "/var/tmp/containerz-engine")
@@ -45,7 +46,7 @@ def docker_host() -> str:
 
 
 @pytest.fixture(scope="session")
-def second_docker_host() -> str:
+def second_docker_host(run_id: str) -> str:
     """A second private engine: the other control processor's, for the two-CP tests."""
     configured = os.environ.get("CONTAINERZ_TEST_DOCKER_HOST_2")
     if configured:
@@ -56,14 +57,21 @@ def second_docker_host() -> str:
         stdout=subprocess.PIPE,
         text=True,
     )
-    return started.stdout.strip().splitlines()[-1].split("=", 1)[1]
+    host = started.stdout.strip().splitlines()[-1].split("=", 1)[1]
+    with docker.APIClient(base_url=host, version="auto", timeout=120) as api:
+        _remove_objects(api, _of_a_cut_off_run(run_id))
+    return host
 
 
 @pytest.fixture(scope="session")
-def docker_api(docker_host: str) -> Iterator[docker.APIClient]:
+def docker_api(docker_host: str, run_id: str) -> Iterator[docker.APIClient]:
     api = docker.APIClient(base_url=docker_host, version="auto", timeout=120)
+    _remove_objects(api, _of_a_cut_off_run(run_id))
     yield api
     api.close()
+
+
+RUN_PREFIX = re.compile(r"t[0-9a-f]{6}-")
 
 
 @pytest.fixture(scope="session")
@@ -99,18 +107,40 @@ def server(
 
 
 def _remove_session_objects(api: docker.APIClient, run_id: str) -> None:
+    _remove_objects(api, lambda name: name.startswith(f"{run_id}-"))
+
+
+def _of_a_cut_off_run(run_id: str) -> Callable[[str], bool]:
+    """Names made by an earlier test run that was killed before it could clean up (a test
+    engine serves one run at a time)."""
+    return lambda name: RUN_PREFIX.match(name) is not None and not name.startswith(f"{run_id}-")
+
+
+def _remove_objects(api: docker.APIClient, made_by_the_run: Callable[[str], bool]) -> None:
     for container in api.containers(all=True):
-        if any(name.lstrip("/").startswith(run_id) for name in container["Names"]):
+        if any(made_by_the_run(name.lstrip("/")) for name in container["Names"]):
             api.remove_container(container["Id"], force=True)
     for volume in api.volumes().get("Volumes") or []:
-        if volume["Name"].startswith(run_id):
+        if made_by_the_run(volume["Name"]):
             api.remove_volume(volume["Name"], force=True)
     for plugin in api.plugins():
-        if plugin["Name"].startswith(run_id):
+        if made_by_the_run(plugin["Name"]):
             api.remove_plugin(plugin["Name"], force=True)
     for image in api.images():
-        if any(tag.startswith(run_id) for tag in image.get("RepoTags") or ()):
-            api.remove_image(image["Id"], force=True)
+        for tag in image.get("RepoTags") or ():
+            if made_by_the_run(tag):
+                # By tag: the same image (same ID) may be tagged by others too.
+                api.remove_image(tag, force=True)
+
+
+@pytest.fixture(scope="session")
+def plugin_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root filesystem of a real managed volume plugin, built from tests/support/volplugin."""
+    directory = tmp_path_factory.mktemp("plugin")
+    binary = build_volume_plugin(directory)
+    tarball = directory / "rootfs.tar"
+    build_plugin_rootfs_tar(tarball, binary)
+    return tarball
 
 
 @pytest.fixture(scope="session")
@@ -196,18 +226,23 @@ def clean_engines(engines: dict[str, docker.APIClient], run_id: str) -> Iterator
     before = {name: _ours(api, run_id) for name, api in engines.items()}
     yield
     for name, api in engines.items():
-        containers, volumes, images = (now - then for now, then in zip(_ours(api, run_id), before[name], strict=True))
+        made = (now - then for now, then in zip(_ours(api, run_id), before[name], strict=True))
+        containers, volumes, plugins, images = made
         for container in containers:
             api.remove_container(container, force=True)
         for volume in volumes:
             api.remove_volume(volume, force=True)
+        for plugin in plugins:
+            api.remove_plugin(plugin, force=True)
         for image in images:
             with contextlib.suppress(docker.errors.NotFound):
                 api.remove_image(image, force=True)
 
 
-def _ours(api: docker.APIClient, run_id: str) -> tuple[set[str], set[str], set[str]]:
+def _ours(api: docker.APIClient, run_id: str) -> tuple[set[str], set[str], set[str], set[str]]:
     containers = {c["Names"][0].lstrip("/") for c in api.containers(all=True)}
     volumes = {v["Name"] for v in (api.volumes() or {}).get("Volumes") or []}
+    plugins = {p["Name"] for p in api.plugins()}
     images = {tag for image in api.images() for tag in image.get("RepoTags") or []}
-    return tuple({n for n in names if n.startswith(run_id)} for names in (containers, volumes, images))  # type: ignore[return-value]
+    kinds = (containers, volumes, plugins, images)
+    return tuple({n for n in names if n.startswith(run_id)} for names in kinds)  # type: ignore[return-value]

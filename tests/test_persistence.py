@@ -8,6 +8,7 @@ server then starts again on the same data directory.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from protos.gnoi.containerz import containerz_pb2_grpc
 from state import Kind
 from tests.conftest import LONG_RUNNING_CMD, BusyboxImages
 from tests.support.client import deploy_file, eventually
+from tests.support.images import plugin_config_json
 from tests.support.server import ServerProcess
 
 Stub = containerz_pb2_grpc.ContainerzStub
@@ -161,3 +163,66 @@ def test_operations_cut_off_by_a_crash_are_rolled_back_or_completed(
     assert eventually(lambda: half_started not in [c["Names"][0].lstrip("/") for c in docker_api.containers(all=True)])
     # The removal is complete as it stands: not resurrected, then or at the next reconcile.
     assert not eventually(lambda: half_removed in statuses(stub), timeout=3)
+
+
+def plugin_states(api: docker.APIClient, plugins: tuple[str, ...]) -> dict[str, bool]:
+    return {p["Name"]: p["Enabled"] for p in api.plugins() if p["Name"] in plugins}
+
+
+def test_plugins_come_back_as_acknowledged_after_a_cold_reboot(
+    device: Device, plugin_tarball: Path, unique: Callable[[str], str], docker_api: docker.APIClient
+) -> None:
+    stub = device.boot()
+    tarball = unique("reboot-plug")
+    enabled, disabled, removed = (f"{unique(stem)}:latest" for stem in ("plug-on", "plug-off", "plug-gone"))
+    deploy_file(stub, plugin_tarball, tarball, is_plugin=True)
+    for plugin in (enabled, disabled, removed):
+        stub.StartPlugin(pb.StartPluginRequest(name=tarball, instance_name=plugin, config=plugin_config_json()))
+    stub.StopPlugin(pb.StopPluginRequest(instance_name=disabled))
+    stub.RemovePlugin(pb.RemovePluginRequest(instance_name=removed))
+
+    device.crash()
+    # The engine comes back without its plugins.
+    for plugin in (enabled, disabled):
+        docker_api.remove_plugin(plugin, force=True)
+
+    device.boot()
+    everything = (enabled, disabled, removed)
+    assert eventually(lambda: plugin_states(docker_api, everything) == {enabled: True, disabled: False})
+    assert not eventually(lambda: removed in plugin_states(docker_api, everything), timeout=2.5)
+
+
+def test_a_plugin_tarball_deploy_cut_off_by_a_crash_is_rolled_back(
+    device: Device, plugin_tarball: Path, unique: Callable[[str], str]
+) -> None:
+    stub = device.boot()
+    redeployed, new = unique("cut-plug"), unique("cut-new-plug")
+    deploy_file(stub, plugin_tarball, redeployed, is_plugin=True)
+    device.shut_down()
+    plugins = device.data_dir / "plugins"
+    kept, set_aside = plugins / f"{redeployed}.tar", plugins / f"{redeployed}.tar.previous"
+    original = kept.read_bytes()
+
+    async def cut_off() -> None:
+        state = open_state(device.data_dir / "state")
+        await state.begin(desired.put_plugin_tarball(redeployed))
+        await state.begin(desired.put_plugin_tarball(new))
+        state.close()
+
+    # A crash in the middle of two Deploys: one had replaced the tarball (the old one set
+    # aside), the other had put a new one in place; neither had recorded its outcome.
+    asyncio.run(cut_off())
+    os.link(kept, set_aside)
+    incoming = plugins / "incoming"
+    incoming.write_bytes(b"the tarball of the deploy that was cut off")
+    os.replace(incoming, kept)
+    (plugins / f"{new}.tar").write_bytes(b"a plugin never acknowledged")
+
+    stub = device.boot()
+    assert eventually(lambda: kept.read_bytes() == original)
+    assert not set_aside.exists()
+    assert not (plugins / f"{new}.tar").exists()
+    # The restored tarball is the one StartPlugin uses.
+    plugin = f"{unique('cut-plug-on')}:latest"
+    stub.StartPlugin(pb.StartPluginRequest(name=redeployed, instance_name=plugin, config=plugin_config_json()))
+    stub.RemovePlugin(pb.RemovePluginRequest(instance_name=plugin))

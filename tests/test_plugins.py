@@ -12,21 +12,12 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.support.client import code_of, deploy_file
-from tests.support.images import build_plugin_rootfs_tar, build_volume_plugin, plugin_config_json
+from tests.support.images import plugin_config_json
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.engine
 
 Stub = containerz_pb2_grpc.ContainerzStub
-
-
-@pytest.fixture(scope="module")
-def plugin_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("plugin")
-    binary = build_volume_plugin(directory)
-    tarball = directory / "rootfs.tar"
-    build_plugin_rootfs_tar(tarball, binary)
-    return tarball
 
 
 @pytest.fixture(scope="module")

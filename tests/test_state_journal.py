@@ -188,3 +188,24 @@ def test_the_epoch_only_moves_forward_and_persists(tmp_path: Path) -> None:
     with pytest.raises(StaleEpoch):
         epochs.advance(2)
     assert FileEpochStore(tmp_path).current() == 3
+
+
+async def test_facts_learned_while_making_a_change_are_recorded_with_it(tmp_path: Path) -> None:
+    store = file_store(tmp_path)
+    async with store.change(put(Kind.IMAGE, "app:1", name="app", tag="1")) as operation:
+        operation.facts["id"] = "sha256:abc"
+    with pytest.raises(RuntimeError):
+        async with store.change(put(Kind.IMAGE, "app:2", name="app", tag="2")) as operation:
+            operation.facts["id"] = "sha256:def"
+            raise RuntimeError("the load failed after all")
+    store.close()
+    restored = file_store(tmp_path)
+    assert dict(restored.desired.of(Kind.IMAGE)) == {"app:1": {"name": "app", "tag": "1", "id": "sha256:abc"}}
+
+
+def test_a_done_record_without_facts_decodes_as_before() -> None:
+    old = b'{"done":4,"epoch":1,"ok":true,"seq":5}'
+    assert Record.decode(old) == Record(1, 5, Done(4, ok=True))
+    assert Record(1, 5, Done(4, ok=True)).encode() == old
+    with_facts = Record(1, 5, Done(4, ok=True, facts={"id": "sha256:abc"}))
+    assert Record.decode(with_facts.encode()) == with_facts

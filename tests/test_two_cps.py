@@ -7,10 +7,12 @@ named in each test.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import docker
 import grpc
@@ -21,6 +23,7 @@ from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages
 from tests.support.client import code_of, deploy_file, eventually, pygnmi
 from tests.support.device import NAMES, Device, active_name, components, has_image, ready, status_on, switch
+from tests.support.images import plugin_config_json
 
 Stub = containerz_pb2_grpc.ContainerzStub
 
@@ -227,3 +230,96 @@ def test_pygnmi_finds_the_standby_and_reads_switchover_ready(device: Device) -> 
     standby = next(name for name, role in roles.items() if role == "SECONDARY")
     assert roles == {active: "PRIMARY", standby: "SECONDARY"}
     assert states[active]["switchover-ready"] is True
+
+
+def plugin_enabled(api: docker.APIClient, plugin: str) -> bool | None:
+    """Whether ``plugin`` is enabled on this engine; None if the engine does not have it."""
+    try:
+        return bool(api.inspect_plugin(plugin)["Enabled"])
+    except docker.errors.NotFound:
+        return None
+
+
+def sha256_of(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def test_plugins_are_on_both_control_processors_and_survive_a_switchover(
+    device: Device, plugin_tarball: Path, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
+) -> None:
+    first = active_name(device.service)
+    assert first is not None
+    second = next(n for n in NAMES if n != first)
+    assert eventually(ready(device.service, first), timeout=20)
+    tarball, plugin, volume = unique("plug-tar"), f"{unique('plug')}:latest", unique("plug-vol")
+    kept = {cp: device.directory / cp / "plugins" / f"{tarball}.tar" for cp in NAMES}
+    with grpc.insecure_channel(device.service) as channel:
+        stub = Stub(channel)
+        deploy_file(stub, plugin_tarball, tarball, is_plugin=True)
+        # Acknowledged means on the standby already, byte for byte.
+        assert sha256_of(kept[second]) == sha256_of(plugin_tarball)
+        stub.StartPlugin(pb.StartPluginRequest(name=tarball, instance_name=plugin, config=plugin_config_json()))
+        custom = pb.CustomOptions(options={"driver": plugin})
+        stub.CreateVolume(pb.CreateVolumeRequest(name=volume, driver=pb.DS_CUSTOM, custom_options=custom))
+    # The plugin extends both engines: the standby runs it too, and makes the volume with it.
+    assert eventually(lambda: plugin_enabled(engines[second], plugin) is True, timeout=20)
+    assert eventually(lambda: engines[second].inspect_volume(volume)["Driver"] == plugin, timeout=20)
+
+    switch(device.service, second)
+    assert eventually(lambda: active_name(device.service) == second, timeout=20)
+    with grpc.insecure_channel(device.service) as channel:
+        stub = Stub(channel)
+        listed = [p.instance_name for p in stub.ListPlugins(pb.ListPluginsRequest(instance_name=plugin)).plugins]
+        assert listed == [plugin]
+        stub.RemoveVolume(pb.RemoveVolumeRequest(name=volume))
+        stub.StopPlugin(pb.StopPluginRequest(instance_name=plugin))
+        assert plugin_enabled(engines[second], plugin) is False
+        assert eventually(lambda: plugin_enabled(engines[first], plugin) is False, timeout=20)
+        stub.RemovePlugin(pb.RemovePluginRequest(instance_name=plugin))
+        assert eventually(lambda: plugin_enabled(engines[first], plugin) is None, timeout=20)
+        stub.RemovePluginTar(pb.RemovePluginTarRequest(name=tarball))
+    assert not kept[second].exists()
+    assert eventually(lambda: not kept[first].exists(), timeout=20)
+
+
+def test_a_plugin_tarball_deployed_while_the_standby_was_away_reaches_it_when_back(
+    device: Device, plugin_tarball: Path, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    first = active_name(device.service)
+    assert first is not None
+    second = next(n for n in NAMES if n != first)
+    assert eventually(ready(device.service, first), timeout=20)
+    tarball = unique("late-tar")
+    kept = device.directory / second / "plugins" / f"{tarball}.tar"
+    with grpc.insecure_channel(device.service) as channel:
+        deploy_file(Stub(channel), plugin_tarball, tarball, is_plugin=True)
+        device.processes[second].stop()
+        # Deployed again, with other content, while the standby is away.
+        changed = tmp_path / "changed.tar"
+        changed.write_bytes(plugin_tarball.read_bytes() + bytes(10240))
+        deploy_file(Stub(channel), changed, tarball, is_plugin=True)
+    assert sha256_of(kept) == sha256_of(plugin_tarball)
+    device.start(second)
+    assert eventually(ready(device.service, first), timeout=30)
+    assert eventually(lambda: sha256_of(kept) == sha256_of(changed), timeout=20)
+
+
+def test_an_image_deployed_again_while_the_standby_was_away_is_replaced_there(
+    device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
+) -> None:
+    first = active_name(device.service)
+    assert first is not None
+    second = next(n for n in NAMES if n != first)
+    assert eventually(ready(device.service, first), timeout=20)
+    image = unique("redeployed")
+    with grpc.insecure_channel(device.service) as channel:
+        deploy_file(Stub(channel), test_images.long_running, image, "v1")
+        old_id = engines[second].inspect_image(f"{image}:v1")["Id"]
+        device.processes[second].stop()
+        deploy_file(Stub(channel), test_images.exits, image, "v1")  # same name:tag, other content
+    new_id = engines[first].inspect_image(f"{image}:v1")["Id"]
+    assert new_id != old_id
+    device.start(second)
+    assert eventually(ready(device.service, first), timeout=30)
+    # Switchover-ready means the standby holds the image the journal records, not just its name.
+    assert engines[second].inspect_image(f"{image}:v1")["Id"] == new_id

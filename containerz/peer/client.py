@@ -68,8 +68,17 @@ class PeerClient:
 
         await self._call(self._stub.PutVolumeData(messages(), timeout=600))
 
-    async def fetch_image(self, reference: str) -> AsyncGenerator[bytes, None]:
-        call = self._stub.FetchImage(pb.FetchImageRequest(reference=reference), timeout=600)
+    async def prefetch_plugin_tarball(self, epoch: int, name: str, sha256: str) -> None:
+        request = pb.PrefetchPluginTarballRequest(epoch=epoch, name=name, sha256=sha256)
+        await self._call(self._stub.PrefetchPluginTarball(request, timeout=600))
+
+    def fetch_image(self, reference: str) -> AsyncGenerator[bytes, None]:
+        return self._chunks(self._stub.FetchImage(pb.FetchImageRequest(reference=reference), timeout=600))
+
+    def fetch_plugin_tarball(self, name: str) -> AsyncGenerator[bytes, None]:
+        return self._chunks(self._stub.FetchPluginTarball(pb.FetchPluginTarballRequest(name=name), timeout=600))
+
+    async def _chunks(self, call: grpc.aio.UnaryStreamCall) -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in call:
                 yield chunk.data

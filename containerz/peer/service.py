@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import TypeAlias
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Protocol, TypeAlias
 
 import grpc
 
 from containerz import errors
-from containerz.engine.base import Engine
+from containerz.managers import Managers
 from containerz.server.rpc import relay, unary
 from protos.containerz import peer_pb2 as pb
 from protos.containerz import peer_pb2_grpc
@@ -26,20 +26,20 @@ _VERDICTS = {
 }
 
 
+class ControlProcessorSide(Protocol):
+    """What the Peer service asks of this control processor's redundancy manager."""
+
+    def status(self) -> pb.StatusReply: ...
+    async def prefetch(self, epoch: int, reference: str) -> None: ...
+    async def prefetch_plugin_tarball(self, epoch: int, name: str, sha256: str) -> None: ...
+    async def receive_volume_data(self, epoch: int, name: str, chunks: AsyncIterator[bytes]) -> None: ...
+
+
 class PeerServicer(peer_pb2_grpc.PeerServicer):
-    def __init__(
-        self,
-        ledger: Ledger,
-        engine: Engine,
-        status: Callable[[], pb.StatusReply],
-        prefetch: Callable[[int, str], Awaitable[None]],
-        receive_volume_data: Callable[[int, str, AsyncIterator[bytes]], Awaitable[None]],
-    ) -> None:
+    def __init__(self, ledger: Ledger, managers: Managers, side: ControlProcessorSide) -> None:
         self._ledger = ledger
-        self._engine = engine
-        self._status = status
-        self._prefetch = prefetch
-        self._receive_volume_data = receive_volume_data
+        self._managers = managers
+        self._side = side
         self._follow = asyncio.Lock()  # one journal write at a time, in order
 
     async def Append(self, request: pb.AppendRequest, context: Context) -> pb.AppendReply:
@@ -62,23 +62,39 @@ class PeerServicer(peer_pb2_grpc.PeerServicer):
 
     async def Status(self, request: pb.StatusRequest, context: Context) -> pb.StatusReply:
         async def status() -> pb.StatusReply:
-            return self._status()
+            return self._side.status()
 
         return await unary("peer.Status", request, context, status(), mutating=False)
 
     async def FetchImage(self, request: pb.FetchImageRequest, context: Context) -> None:
         async def chunks() -> AsyncGenerator[pb.Chunk, None]:
-            async for data in self._engine.save_image(request.reference):
+            async for data in self._managers.engine.save_image(request.reference):
                 yield pb.Chunk(data=data)
 
         await relay("peer.FetchImage", request.reference, context, chunks(), mutating=False)
 
     async def Prefetch(self, request: pb.PrefetchRequest, context: Context) -> pb.PrefetchReply:
         async def prefetch() -> pb.PrefetchReply:
-            await self._prefetch(request.epoch, request.reference)
+            await self._side.prefetch(request.epoch, request.reference)
             return pb.PrefetchReply()
 
         return await unary("peer.Prefetch", request, context, prefetch(), mutating=True)
+
+    async def FetchPluginTarball(self, request: pb.FetchPluginTarballRequest, context: Context) -> None:
+        async def chunks() -> AsyncGenerator[pb.Chunk, None]:
+            async for data in self._managers.plugins.read_tarball(request.name):
+                yield pb.Chunk(data=data)
+
+        await relay("peer.FetchPluginTarball", request.name, context, chunks(), mutating=False)
+
+    async def PrefetchPluginTarball(
+        self, request: pb.PrefetchPluginTarballRequest, context: Context
+    ) -> pb.PrefetchReply:
+        async def prefetch() -> pb.PrefetchReply:
+            await self._side.prefetch_plugin_tarball(request.epoch, request.name, request.sha256)
+            return pb.PrefetchReply()
+
+        return await unary("peer.PrefetchPluginTarball", request, context, prefetch(), mutating=True)
 
     async def PutVolumeData(
         self, request_iterator: AsyncIterator[pb.VolumeChunk], context: Context
@@ -94,7 +110,7 @@ class PeerServicer(peer_pb2_grpc.PeerServicer):
                 async for chunk in request_iterator:
                     yield chunk.data
 
-            await self._receive_volume_data(first.epoch, first.volume, data())
+            await self._side.receive_volume_data(first.epoch, first.volume, data())
             return pb.PutVolumeDataReply()
 
         return await unary("peer.PutVolumeData", pb.VolumeChunk(), context, put(), mutating=True)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63ontainerz/peer.proto\x12\x12\x63ontainerz.peer.v1\"/\n\rAppendRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0f\n\x07records\x18\x02 \x03(\x0c\"\x9d\x01\n\x0b\x41ppendReply\x12\x38\n\x07verdict\x18\x01 \x01(\x0e\x32\'.containerz.peer.v1.AppendReply.Verdict\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\"3\n\x07Verdict\x12\x06\n\x02OK\x10\x00\x12\x0f\n\x0bSTALE_EPOCH\x10\x01\x12\x0f\n\x0bOUT_OF_TURN\x10\x02\"X\n\x0eInstallRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x16\n\x0esnapshot_epoch\x18\x02 \x01(\x04\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x12\n\nstate_json\x18\x04 \x01(\x0c\"\x0f\n\rStatusRequest\"\xc6\x01\n\x0bStatusReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x02 \x01(\x08\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\x14\n\x0c\x62oot_time_ns\x18\x04 \x01(\x03\x12\x18\n\x10software_version\x18\x05 \x01(\t\x12\x18\n\x10switchover_ready\x18\x06 \x01(\x08\x12\x1f\n\x17last_switchover_time_ns\x18\x07 \x01(\x03\x12\x1f\n\x17last_switchover_trigger\x18\x08 \x01(\t\"&\n\x11\x46\x65tchImageRequest\x12\x11\n\treference\x18\x01 \x01(\t\"\x15\n\x05\x43hunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"3\n\x0fPrefetchRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x11\n\treference\x18\x02 \x01(\t\"\x0f\n\rPrefetchReply\":\n\x0bVolumeChunk\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0e\n\x06volume\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x14\n\x12PutVolumeDataReply2\xf4\x03\n\x04Peer\x12L\n\x06\x41ppend\x12!.containerz.peer.v1.AppendRequest\x1a\x1f.containerz.peer.v1.AppendReply\x12N\n\x07Install\x12\".containerz.peer.v1.InstallRequest\x1a\x1f.containerz.peer.v1.AppendReply\x12L\n\x06Status\x12!.containerz.peer.v1.StatusRequest\x1a\x1f.containerz.peer.v1.StatusReply\x12P\n\nFetchImage\x12%.containerz.peer.v1.FetchImageRequest\x1a\x19.containerz.peer.v1.Chunk0\x01\x12R\n\x08Prefetch\x12#.containerz.peer.v1.PrefetchRequest\x1a!.containerz.peer.v1.PrefetchReply\x12Z\n\rPutVolumeData\x12\x1f.containerz.peer.v1.VolumeChunk\x1a&.containerz.peer.v1.PutVolumeDataReply(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63ontainerz/peer.proto\x12\x12\x63ontainerz.peer.v1\"/\n\rAppendRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0f\n\x07records\x18\x02 \x03(\x0c\"\x9d\x01\n\x0b\x41ppendReply\x12\x38\n\x07verdict\x18\x01 \x01(\x0e\x32\'.containerz.peer.v1.AppendReply.Verdict\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\"3\n\x07Verdict\x12\x06\n\x02OK\x10\x00\x12\x0f\n\x0bSTALE_EPOCH\x10\x01\x12\x0f\n\x0bOUT_OF_TURN\x10\x02\"X\n\x0eInstallRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x16\n\x0esnapshot_epoch\x18\x02 \x01(\x04\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x12\n\nstate_json\x18\x04 \x01(\x0c\"\x0f\n\rStatusRequest\"\xe0\x01\n\x0bStatusReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x02 \x01(\x08\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\x14\n\x0c\x62oot_time_ns\x18\x04 \x01(\x03\x12\x18\n\x10software_version\x18\x05 \x01(\t\x12\x18\n\x10switchover_ready\x18\x06 \x01(\x08\x12\x1f\n\x17last_switchover_time_ns\x18\x07 \x01(\x03\x12\x1f\n\x17last_switchover_trigger\x18\x08 \x01(\t\x12\x18\n\x10\x63ontent_complete\x18\t \x01(\x08\"&\n\x11\x46\x65tchImageRequest\x12\x11\n\treference\x18\x01 \x01(\t\"\x15\n\x05\x43hunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"3\n\x0fPrefetchRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x11\n\treference\x18\x02 \x01(\t\"\x0f\n\rPrefetchReply\":\n\x0bVolumeChunk\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0e\n\x06volume\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x14\n\x12PutVolumeDataReply\")\n\x19\x46\x65tchPluginTarballRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"K\n\x1cPrefetchPluginTarballRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t2\xc4\x05\n\x04Peer\x12L\n\x06\x41ppend\x12!.containerz.peer.v1.AppendRequest\x1a\x1f.containerz.peer.v1.AppendReply\x12N\n\x07Install\x12\".containerz.peer.v1.InstallRequest\x1a\x1f.containerz.peer.v1.AppendReply\x12L\n\x06Status\x12!.containerz.peer.v1.StatusRequest\x1a\x1f.containerz.peer.v1.StatusReply\x12P\n\nFetchImage\x12%.containerz.peer.v1.FetchImageRequest\x1a\x19.containerz.peer.v1.Chunk0\x01\x12R\n\x08Prefetch\x12#.containerz.peer.v1.PrefetchRequest\x1a!.containerz.peer.v1.PrefetchReply\x12Z\n\rPutVolumeData\x12\x1f.containerz.peer.v1.VolumeChunk\x1a&.containerz.peer.v1.PutVolumeDataReply(\x01\x12`\n\x12\x46\x65tchPluginTarball\x12-.containerz.peer.v1.FetchPluginTarballRequest\x1a\x19.containerz.peer.v1.Chunk0\x01\x12l\n\x15PrefetchPluginTarball\x12\x30.containerz.peer.v1.PrefetchPluginTarballRequest\x1a!.containerz.peer.v1.PrefetchReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,19 +42,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATUSREQUEST']._serialized_start=344
   _globals['_STATUSREQUEST']._serialized_end=359
   _globals['_STATUSREPLY']._serialized_start=362
-  _globals['_STATUSREPLY']._serialized_end=560
-  _globals['_FETCHIMAGEREQUEST']._serialized_start=562
-  _globals['_FETCHIMAGEREQUEST']._serialized_end=600
-  _globals['_CHUNK']._serialized_start=602
-  _globals['_CHUNK']._serialized_end=623
-  _globals['_PREFETCHREQUEST']._serialized_start=625
-  _globals['_PREFETCHREQUEST']._serialized_end=676
-  _globals['_PREFETCHREPLY']._serialized_start=678
-  _globals['_PREFETCHREPLY']._serialized_end=693
-  _globals['_VOLUMECHUNK']._serialized_start=695
-  _globals['_VOLUMECHUNK']._serialized_end=753
-  _globals['_PUTVOLUMEDATAREPLY']._serialized_start=755
-  _globals['_PUTVOLUMEDATAREPLY']._serialized_end=775
-  _globals['_PEER']._serialized_start=778
-  _globals['_PEER']._serialized_end=1278
+  _globals['_STATUSREPLY']._serialized_end=586
+  _globals['_FETCHIMAGEREQUEST']._serialized_start=588
+  _globals['_FETCHIMAGEREQUEST']._serialized_end=626
+  _globals['_CHUNK']._serialized_start=628
+  _globals['_CHUNK']._serialized_end=649
+  _globals['_PREFETCHREQUEST']._serialized_start=651
+  _globals['_PREFETCHREQUEST']._serialized_end=702
+  _globals['_PREFETCHREPLY']._serialized_start=704
+  _globals['_PREFETCHREPLY']._serialized_end=719
+  _globals['_VOLUMECHUNK']._serialized_start=721
+  _globals['_VOLUMECHUNK']._serialized_end=779
+  _globals['_PUTVOLUMEDATAREPLY']._serialized_start=781
+  _globals['_PUTVOLUMEDATAREPLY']._serialized_end=801
+  _globals['_FETCHPLUGINTARBALLREQUEST']._serialized_start=803
+  _globals['_FETCHPLUGINTARBALLREQUEST']._serialized_end=844
+  _globals['_PREFETCHPLUGINTARBALLREQUEST']._serialized_start=846
+  _globals['_PREFETCHPLUGINTARBALLREQUEST']._serialized_end=921
+  _globals['_PEER']._serialized_start=924
+  _globals['_PEER']._serialized_end=1632
 # @@protoc_insertion_point(module_scope)

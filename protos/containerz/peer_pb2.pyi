@@ -50,7 +50,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("name", "active", "epoch", "boot_time_ns", "software_version", "switchover_ready", "last_switchover_time_ns", "last_switchover_trigger")
+    __slots__ = ("name", "active", "epoch", "boot_time_ns", "software_version", "switchover_ready", "last_switchover_time_ns", "last_switchover_trigger", "content_complete")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class StatusReply(_message.Message):
     SWITCHOVER_READY_FIELD_NUMBER: _ClassVar[int]
     LAST_SWITCHOVER_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     LAST_SWITCHOVER_TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     name: str
     active: bool
     epoch: int
@@ -67,7 +68,8 @@ class StatusReply(_message.Message):
     switchover_ready: bool
     last_switchover_time_ns: int
     last_switchover_trigger: str
-    def __init__(self, name: _Optional[str] = ..., active: _Optional[bool] = ..., epoch: _Optional[int] = ..., boot_time_ns: _Optional[int] = ..., software_version: _Optional[str] = ..., switchover_ready: _Optional[bool] = ..., last_switchover_time_ns: _Optional[int] = ..., last_switchover_trigger: _Optional[str] = ...) -> None: ...
+    content_complete: bool
+    def __init__(self, name: _Optional[str] = ..., active: _Optional[bool] = ..., epoch: _Optional[int] = ..., boot_time_ns: _Optional[int] = ..., software_version: _Optional[str] = ..., switchover_ready: _Optional[bool] = ..., last_switchover_time_ns: _Optional[int] = ..., last_switchover_trigger: _Optional[str] = ..., content_complete: _Optional[bool] = ...) -> None: ...
 
 class FetchImageRequest(_message.Message):
     __slots__ = ("reference",)
@@ -106,3 +108,19 @@ class VolumeChunk(_message.Message):
 class PutVolumeDataReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class FetchPluginTarballRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class PrefetchPluginTarballRequest(_message.Message):
+    __slots__ = ("epoch", "name", "sha256")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    name: str
+    sha256: str
+    def __init__(self, epoch: _Optional[int] = ..., name: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...

@@ -64,6 +64,16 @@ class PeerStub:
                 request_serializer=containerz_dot_peer__pb2.VolumeChunk.SerializeToString,
                 response_deserializer=containerz_dot_peer__pb2.PutVolumeDataReply.FromString,
                 _registered_method=True)
+        self.FetchPluginTarball = channel.unary_stream(
+                '/containerz.peer.v1.Peer/FetchPluginTarball',
+                request_serializer=containerz_dot_peer__pb2.FetchPluginTarballRequest.SerializeToString,
+                response_deserializer=containerz_dot_peer__pb2.Chunk.FromString,
+                _registered_method=True)
+        self.PrefetchPluginTarball = channel.unary_unary(
+                '/containerz.peer.v1.Peer/PrefetchPluginTarball',
+                request_serializer=containerz_dot_peer__pb2.PrefetchPluginTarballRequest.SerializeToString,
+                response_deserializer=containerz_dot_peer__pb2.PrefetchReply.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -111,6 +121,20 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchPluginTarball(self, request, context):
+        """A deployed plugin tarball, from this control processor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrefetchPluginTarball(self, request, context):
+        """Asks the standby to fetch a plugin tarball from the active now; replies once it is kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +167,16 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.PutVolumeData,
                     request_deserializer=containerz_dot_peer__pb2.VolumeChunk.FromString,
                     response_serializer=containerz_dot_peer__pb2.PutVolumeDataReply.SerializeToString,
+            ),
+            'FetchPluginTarball': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchPluginTarball,
+                    request_deserializer=containerz_dot_peer__pb2.FetchPluginTarballRequest.FromString,
+                    response_serializer=containerz_dot_peer__pb2.Chunk.SerializeToString,
+            ),
+            'PrefetchPluginTarball': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrefetchPluginTarball,
+                    request_deserializer=containerz_dot_peer__pb2.PrefetchPluginTarballRequest.FromString,
+                    response_serializer=containerz_dot_peer__pb2.PrefetchReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -307,6 +341,60 @@ class Peer:
             '/containerz.peer.v1.Peer/PutVolumeData',
             containerz_dot_peer__pb2.VolumeChunk.SerializeToString,
             containerz_dot_peer__pb2.PutVolumeDataReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchPluginTarball(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/containerz.peer.v1.Peer/FetchPluginTarball',
+            containerz_dot_peer__pb2.FetchPluginTarballRequest.SerializeToString,
+            containerz_dot_peer__pb2.Chunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrefetchPluginTarball(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/containerz.peer.v1.Peer/PrefetchPluginTarball',
+            containerz_dot_peer__pb2.PrefetchPluginTarballRequest.SerializeToString,
+            containerz_dot_peer__pb2.PrefetchReply.FromString,
             options,
             channel_credentials,
             insecure,
