@@ -13,7 +13,7 @@ from containerz import __version__, device
 from containerz.app import serve
 from containerz.heap import reuse_chunk_sized_blocks
 from containerz.logs import configure_logging
-from containerz.settings import MAX_CHUNK_SIZE, RedundancySettings, Settings
+from containerz.settings import DEFAULT_VOLUME_SYNC_SECONDS, MAX_CHUNK_SIZE, RedundancySettings, Settings
 
 _DEFAULTS = Settings()
 
@@ -105,6 +105,15 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="the device's shared address, served by whichever control processor is active [CONTAINERZ_SERVICE_LISTEN]",
     )
     redundancy.add_argument(
+        "--volume-sync-interval",
+        metavar="SECONDS",
+        type=float,
+        default=float(_env(environ, "CONTAINERZ_VOLUME_SYNC_INTERVAL", default=str(DEFAULT_VOLUME_SYNC_SECONDS))),
+        help="how often the active copies changed volume contents to the standby, which bounds what a crash "
+        "of the active can lose of them; 0 copies only on a planned switchover "
+        "[CONTAINERZ_VOLUME_SYNC_INTERVAL] (default: %(default)s)",
+    )
+    redundancy.add_argument(
         "--reboot-exit-code",
         metavar="CODE",
         type=int,
@@ -152,6 +161,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
         parser.error("--stop-grace must not be negative")
     if args.reconcile_interval <= 0:
         parser.error("--reconcile-interval must be positive")
+    if args.volume_sync_interval < 0:
+        parser.error("--volume-sync-interval must not be negative")
     redundancy = None
     if args.arbiter is not None:
         missing = [flag for flag in ("peer_name", "peer_address", "peer_listen") if not getattr(args, flag)]
@@ -166,6 +177,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Set
             arbiter=args.arbiter,
             service_listen=args.service_listen,
             reboot_exit_code=args.reboot_exit_code,
+            volume_sync_seconds=args.volume_sync_interval,
         )
     settings = Settings(
         listen=args.listen,

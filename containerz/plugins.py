@@ -201,14 +201,13 @@ class PluginManager:
         plugin_name = docker_plugin_name(instance_name)
         async with self._locks.hold(plugin_name):
             plugin = await self._find(plugin_name)
-            if plugin is None:
-                return
+            running = plugin is not None and plugin.enabled
             record = self._state.desired.of(Kind.PLUGIN).get(plugin_name)
             if record is not None and record["enabled"]:
                 async with self._state.change(desired.with_plugin_enabled(record, plugin_name, enabled=False)):
-                    if plugin.enabled:
+                    if running:
                         await self._engine.disable_plugin(plugin_name, force=True)
-            elif plugin.enabled:
+            elif running:
                 await self._engine.disable_plugin(plugin_name, force=True)
 
     async def remove(self, instance_name: str) -> None:

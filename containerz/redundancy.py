@@ -82,6 +82,7 @@ class Redundancy:
         self._yielding = False
         self.reboot_requested = asyncio.Event()
         self._mirror_wanted = asyncio.Event()
+        self._volume_copy = asyncio.Lock()  # one volume copy to the standby at a time
         # On the standby: every image and plugin tarball the journal records is here.
         self._content_complete = False
         # On the active: what the standby last said of itself.
@@ -228,14 +229,18 @@ class Redundancy:
         if self._config.service_listen:
             self._service = await self._bind_service(self._config.service_listen)
         await self._reconciler.take_over(cut_off)
-        syncing = asyncio.create_task(self._keep_standby_in_sync(link))
+        background = [asyncio.create_task(self._keep_standby_in_sync(link))]
+        if self._config.volume_sync_seconds > 0:
+            background.append(asyncio.create_task(self._copy_changed_volume_data(self._config.volume_sync_seconds)))
         self._handed_over.clear()
         try:
             await self._handed_over.wait()
         finally:
-            syncing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await syncing
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self._managers.images.after_load = None
             self._managers.plugins.after_keep = None
             self._link = None
@@ -343,21 +348,59 @@ class Redundancy:
     async def _copy_volume_data(self) -> None:
         """Give the standby this side's volume contents: what the moving containers wrote."""
         for name in list(self._ledger.desired.of(Kind.VOLUME)):
-            try:
-                volume = await self._engine.inspect_volume(name)
-            except errors.ContainerzError as exc:  # the engine is gone: its volumes stay where they are
-                log.warning("handover.volume_not_copied", volume=name, reason=exc.message)
+            await self._copy_volume(name, "handover")
+
+    async def _copy_changed_volume_data(self, interval: float) -> None:
+        """Every ``interval`` seconds while the standby is ready, copy it the volumes whose
+        contents changed: what a crash of this control processor can lose of them is bounded
+        by the interval plus one copy. Volumes that containers use on the standby too (L_ALL,
+        L_BACKUP) keep the standby's own contents until a planned switchover."""
+        copied: dict[str, str] = {}  # volume: signature of the contents last copied
+        while True:
+            await asyncio.sleep(interval)
+            if not self._standby_ready():
+                copied.clear()  # the standby may have missed copies: start over when it is back
                 continue
-            data = await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
-            if data is None:
-                continue
+            shared = self._volumes_used_on_standby()
+            for name in list(self._ledger.desired.of(Kind.VOLUME)):
+                if name not in shared:
+                    signature = await self._copy_volume(name, "volume_sync", unless=copied.get(name))
+                    if signature is not None:
+                        copied[name] = signature
+
+    def _volumes_used_on_standby(self) -> set[str]:
+        return {
+            mount.volume
+            for record in self._ledger.desired.of(Kind.CONTAINER).values()
+            for spec in [recorded.container_spec(record)]
+            if on_standby(spec.location).runs_here
+            for mount in spec.volumes
+        }
+
+    async def _copy_volume(self, name: str, why: str, unless: str | None = None) -> str | None:
+        """Copy volume ``name``'s contents to the standby, unless their signature is ``unless``;
+        return the signature of what the standby now holds (None if nothing was copied)."""
+        try:
+            volume = await self._engine.inspect_volume(name)
+        except errors.ContainerzError as exc:  # the engine is gone: its volumes stay where they are
+            log.warning(f"{why}.volume_not_copied", volume=name, reason=exc.message)
+            return None
+        data = await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
+        if data is None:
+            return None
+        async with self._volume_copy:
             archive = self._scratch / f"volume-{name}.tar"
             try:
+                signature = await asyncio.to_thread(volumedata.signature, data)
+                if signature == unless:
+                    return signature
                 await asyncio.to_thread(volumedata.pack, data, archive)
                 await self._peer.put_volume_data(self._ledger.epoch, name, volumedata.read_chunks(archive))
-                log.info("handover.volume_copied", volume=name)
+                log.info(f"{why}.volume_copied", volume=name)
+                return signature
             except (ConnectionError, PeerError, OSError, errors.ContainerzError) as exc:
-                log.warning("handover.volume_not_copied", volume=name, reason=str(exc))
+                log.warning(f"{why}.volume_not_copied", volume=name, reason=str(exc))
+                return None
             finally:
                 await discard(archive)
 
@@ -417,12 +460,18 @@ class Redundancy:
     async def _fetch_missing_images(self) -> None:
         """Fetch each recorded image this engine lacks, or holds in another version than the
         journal records (a name:tag deployed again while this standby was away)."""
+        changing = self._being_changed(Kind.IMAGE)
         for reference, record in list(self._ledger.desired.of(Kind.IMAGE).items()):
+            if reference in changing:
+                continue  # the active is deploying it again and sends it before the outcome
             expected = recorded.image_id(record)
             local = await self._engine.inspect_image(reference)
             if local is None or (expected is not None and local.id != expected):
                 self._content_complete = False
                 await self.fetch_image(reference, expected)
+
+    def _being_changed(self, kind: Kind) -> set[str]:
+        return {change.key for change in self._ledger.desired.open_intents.values() if change.kind is kind}
 
     async def fetch_image(self, reference: str, expected_id: str | None = None) -> None:
         """Load ``reference`` into this engine from the other control processor's."""
@@ -432,7 +481,10 @@ class Redundancy:
         log.info("mirror.image_fetched", image=reference, id=image.id)
 
     async def _fetch_missing_plugin_tarballs(self) -> None:
+        changing = self._being_changed(Kind.PLUGIN_TARBALL)
         for name, record in list(self._ledger.desired.of(Kind.PLUGIN_TARBALL).items()):
+            if name in changing:
+                continue
             expected = str(record.get("sha256", ""))
             if expected and await self._managers.plugins.checksum(name) != expected:
                 self._content_complete = False

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_CHUNK_SIZE = 4 * 1024 * 1024
+DEFAULT_VOLUME_SYNC_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class RedundancySettings:
     # Exit with this code to have the chassis (server.py device) cold-reboot the device; unset, a
     # cold reboot is refused, as a lone control processor cannot power-cycle its peer.
     reboot_exit_code: int | None = None
+    # How often the active copies changed volume contents to the standby (0: only on a planned
+    # switchover): the most a crash of the active can lose of what containers wrote to volumes.
+    volume_sync_seconds: float = DEFAULT_VOLUME_SYNC_SECONDS
 
 
 @dataclass(frozen=True)

@@ -273,3 +273,37 @@ def test_a_standby_restarted_again_and_again_ends_up_in_sync(
     switch(device.service, standby)
     assert eventually(lambda: active_name(device.service) == standby, timeout=30)
     assert set(names) <= volumes(device.service)
+
+
+def test_a_standby_killed_in_the_middle_of_its_bulk_sync_catches_up(
+    device: Device, unique: Callable[[str], str]
+) -> None:
+    """The standby is frozen, so the active's next write gives up on it (degraded) and the active
+    starts bulk-syncing it; with that Install sent and unanswered, the standby is killed. It comes
+    back, is synced again by itself, and can then take over with every acknowledged write."""
+    active = active_name(device.service)
+    assert active is not None
+    standby = next(n for n in NAMES if n != active)
+    assert eventually(ready(device.service, active), timeout=20)
+    active_process, frozen = device.processes[active], device.processes[standby]
+
+    def bulk_syncs() -> int:
+        return active_process.logs().count('"state": "syncing"')
+
+    before = bulk_syncs()
+    written = [unique("midsync-vol"), unique("midsync-vol")]
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        with grpc.insecure_channel(device.service) as channel:
+            Stub(channel).CreateVolume(pb.CreateVolumeRequest(name=written[0]))  # acknowledged degraded
+        assert eventually(lambda: bulk_syncs() > before, timeout=10)
+        time.sleep(0.5)  # the Install call is on its way once the link says syncing
+    finally:
+        frozen.kill()
+    device.start(standby)
+    with grpc.insecure_channel(device.service) as channel:
+        Stub(channel).CreateVolume(pb.CreateVolumeRequest(name=written[1]))
+    assert eventually(ready(device.service, active), timeout=30)
+    switch(device.service, standby)
+    assert eventually(lambda: active_name(device.service) == standby, timeout=30)
+    assert set(written) <= volumes(device.service)

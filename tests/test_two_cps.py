@@ -11,7 +11,7 @@ import hashlib
 import io
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -203,6 +203,60 @@ def test_volume_data_written_before_a_switchover_is_there_after_it(
     token = read_file(engines[first], name, "/data/token")
 
     switch(device.service, second)
+    assert eventually(lambda: active_name(device.service) == second, timeout=20)
+    assert eventually(lambda: status_on(device.service, name) == "RUNNING", timeout=20)
+    assert read_file(engines[second], name, "/data/token") == token
+
+
+@pytest.fixture
+def syncing_device(docker_host: str, second_docker_host: str, tmp_path: Path, clean_engines: None) -> Iterator[Device]:
+    """A device whose active copies changed volume contents to the standby every second."""
+    made = Device((docker_host, second_docker_host), tmp_path, extra_args=("--volume-sync-interval", "1")).boot()
+    yield made
+    made.stop()
+
+
+def test_volume_data_survives_a_crash_of_the_active_within_the_sync_interval(
+    syncing_device: Device,
+    test_images: BusyboxImages,
+    unique: Callable[[str], str],
+    engines: dict[str, docker.APIClient],
+) -> None:
+    """The crash RPO for volume contents: what a container wrote more than one sync interval
+    (plus one copy) before the active dies is on the new active."""
+    device = syncing_device
+    assert eventually(lambda: active_name(device.service) is not None, timeout=20)
+    first = active_name(device.service)
+    assert first is not None
+    second = next(n for n in NAMES if n != first)
+    assert eventually(ready(device.service, first), timeout=20)
+    image, volume, name = unique("rpo-img"), unique("rpo-vol"), unique("rpo-ctr")
+    with grpc.insecure_channel(device.service) as channel:
+        stub = Stub(channel)
+        deploy_file(stub, test_images.long_running, image)
+        stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
+        stub.StartContainer(
+            pb.StartContainerRequest(
+                image_name=image,
+                instance_name=name,
+                cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
+                "while true; do sleep 1; done'",
+                volumes=[pb.Volume(name=volume, mount_point="/data")],
+            )
+        )
+    assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
+    token = read_file(engines[first], name, "/data/token")
+
+    def standby_copy() -> str | None:
+        try:
+            data = Path(engines[second].inspect_volume(volume)["Mountpoint"])
+        except docker.errors.NotFound:
+            return None
+        return (data / "token").read_text() if (data / "token").exists() else None
+
+    assert eventually(lambda: standby_copy() == token, timeout=10)
+
+    device.processes[first].kill()
     assert eventually(lambda: active_name(device.service) == second, timeout=20)
     assert eventually(lambda: status_on(device.service, name) == "RUNNING", timeout=20)
     assert read_file(engines[second], name, "/data/token") == token

@@ -36,6 +36,7 @@ class Device:
     service: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
     peers: tuple[str, str] = field(default_factory=lambda: (f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"))
     processes: dict[str, ServerProcess] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()  # for both control processors
 
     def process(self, name: str) -> ServerProcess:
         index = NAMES.index(name)
@@ -48,6 +49,7 @@ class Device:
             "--arbiter", str(self.directory / "arbiter.lock"),
             "--service-listen", self.service,
             "--reconcile-interval", "1",
+            *self.extra_args,
         ]  # fmt: skip
         return ServerProcess(self.engines[index], self.directory / name, args=args)
 
