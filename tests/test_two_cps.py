@@ -176,6 +176,21 @@ def read_file(api: docker.APIClient, container: str, path: str) -> str | None:
         return extracted.read().decode()
 
 
+def start_token_writer(stub: Stub, test_images: BusyboxImages, image: str, volume: str, name: str) -> None:
+    """A container that writes a random token to its volume, only if the volume holds none."""
+    deploy_file(stub, test_images.long_running, image)
+    stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
+    stub.StartContainer(
+        pb.StartContainerRequest(
+            image_name=image,
+            instance_name=name,
+            cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
+            "while true; do sleep 1; done'",
+            volumes=[pb.Volume(name=volume, mount_point="/data")],
+        )
+    )
+
+
 def test_volume_data_written_before_a_switchover_is_there_after_it(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
@@ -188,17 +203,7 @@ def test_volume_data_written_before_a_switchover_is_there_after_it(
     assert eventually(ready(device.service, first), timeout=20)
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
-        deploy_file(stub, test_images.long_running, image)
-        stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
-        stub.StartContainer(
-            pb.StartContainerRequest(
-                image_name=image,
-                instance_name=name,
-                cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
-                "while true; do sleep 1; done'",
-                volumes=[pb.Volume(name=volume, mount_point="/data")],
-            )
-        )
+        start_token_writer(stub, test_images, image, volume, name)
     assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
     token = read_file(engines[first], name, "/data/token")
 
@@ -233,17 +238,7 @@ def test_volume_data_survives_a_crash_of_the_active_within_the_sync_interval(
     image, volume, name = unique("rpo-img"), unique("rpo-vol"), unique("rpo-ctr")
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
-        deploy_file(stub, test_images.long_running, image)
-        stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
-        stub.StartContainer(
-            pb.StartContainerRequest(
-                image_name=image,
-                instance_name=name,
-                cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
-                "while true; do sleep 1; done'",
-                volumes=[pb.Volume(name=volume, mount_point="/data")],
-            )
-        )
+        start_token_writer(stub, test_images, image, volume, name)
     assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
     token = read_file(engines[first], name, "/data/token")
 
