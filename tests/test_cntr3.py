@@ -15,7 +15,17 @@ from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages
 from tests.support.client import LockStepDeploy, deploy_file, eventually
-from tests.support.device import NAMES, Device, active_name, has_image, ready, status_on, switch
+from tests.support.device import (
+    NAMES,
+    Device,
+    active_name,
+    has_image,
+    read_file,
+    ready,
+    start_token_writer,
+    status_on,
+    switch,
+)
 
 Stub = containerz_pb2_grpc.ContainerzStub
 
@@ -87,24 +97,23 @@ def test_3_12_a_container_stopped_between_two_switchovers_stays_stopped(
     assert not eventually(lambda: status_on(device.service, name) != "STOPPED", timeout=3)
 
 
-def test_3_14_a_container_and_its_volume_survive_a_double_switchover(
+def test_3_13_and_3_14_a_container_and_its_volume_survive_a_double_switchover_intact(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
     image, volume, name = unique("dbl-img"), unique("dbl-vol"), unique("dbl")
     first, second = roles(device)
     with grpc.insecure_channel(device.service) as channel:
-        stub = Stub(channel)
-        deploy_file(stub, test_images.long_running, image)
-        stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
-        stub.StartContainer(
-            pb.StartContainerRequest(
-                image_name=image, instance_name=name, volumes=[pb.Volume(name=volume, mount_point="/data")]
-            )
-        )
+        start_token_writer(Stub(channel), test_images.long_running, image, volume, name)
+    assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
+    token = read_file(engines[first], name, "/data/token")
     switch_and_wait(device, second)
     switch_and_wait(device, first)
     assert eventually(lambda: status_on(device.service, name) == "RUNNING", timeout=20)
+    with grpc.insecure_channel(device.service) as channel:
+        listed = {v.name: v.driver for v in Stub(channel).ListVolume(pb.ListVolumeRequest())}
+    assert listed.get(volume) == "local"
     assert [m["Name"] for m in engines[first].inspect_container(name)["Mounts"]] == [volume]
+    assert read_file(engines[first], name, "/data/token") == token  # intact, not written afresh
 
 
 def test_3_18_to_3_20_placement_follows_the_roles_across_a_switchover(

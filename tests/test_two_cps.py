@@ -8,8 +8,6 @@ named in each test.
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +20,18 @@ from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages
 from tests.support.client import code_of, deploy_file, eventually, pygnmi
-from tests.support.device import NAMES, Device, active_name, components, has_image, ready, status_on, switch
+from tests.support.device import (
+    NAMES,
+    Device,
+    active_name,
+    components,
+    has_image,
+    read_file,
+    ready,
+    start_token_writer,
+    status_on,
+    switch,
+)
 from tests.support.images import plugin_config_json
 
 Stub = containerz_pb2_grpc.ContainerzStub
@@ -164,33 +173,6 @@ def test_placement(device: Device, test_images: BusyboxImages, unique: Callable[
         assert listed.labels["net.openconfig.containerz.location.actual"] == role
 
 
-def read_file(api: docker.APIClient, container: str, path: str) -> str | None:
-    try:
-        stream, _ = api.get_archive(container, path)
-    except docker.errors.NotFound:
-        return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
-        (member,) = archive.getmembers()
-        extracted = archive.extractfile(member)
-        assert extracted is not None
-        return extracted.read().decode()
-
-
-def start_token_writer(stub: Stub, test_images: BusyboxImages, image: str, volume: str, name: str) -> None:
-    """A container that writes a random token to its volume, only if the volume holds none."""
-    deploy_file(stub, test_images.long_running, image)
-    stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
-    stub.StartContainer(
-        pb.StartContainerRequest(
-            image_name=image,
-            instance_name=name,
-            cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
-            "while true; do sleep 1; done'",
-            volumes=[pb.Volume(name=volume, mount_point="/data")],
-        )
-    )
-
-
 def test_volume_data_written_before_a_switchover_is_there_after_it(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
@@ -203,7 +185,7 @@ def test_volume_data_written_before_a_switchover_is_there_after_it(
     assert eventually(ready(device.service, first), timeout=20)
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
-        start_token_writer(stub, test_images, image, volume, name)
+        start_token_writer(stub, test_images.long_running, image, volume, name)
     assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
     token = read_file(engines[first], name, "/data/token")
 
@@ -238,7 +220,7 @@ def test_volume_data_survives_a_crash_of_the_active_within_the_sync_interval(
     image, volume, name = unique("rpo-img"), unique("rpo-vol"), unique("rpo-ctr")
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
-        start_token_writer(stub, test_images, image, volume, name)
+        start_token_writer(stub, test_images.long_running, image, volume, name)
     assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
     token = read_file(engines[first], name, "/data/token")
 

@@ -3,7 +3,9 @@ processes, each on its own engine, contending for one arbiter, with a shared ser
 
 from __future__ import annotations
 
+import io
 import socket
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from protos.gnoi.containerz import containerz_pb2_grpc
 from protos.gnoi.system import system_pb2 as spb
 from protos.gnoi.system import system_pb2_grpc
 from protos.gnoi.types import types_pb2
+from tests.support.client import deploy_file
 from tests.support.server import ServerProcess
 
 NAMES = ("Supervisor1", "Supervisor2")
@@ -148,3 +151,33 @@ def switch(address: str, to: str) -> spb.SwitchControlProcessorResponse:
         return system_pb2_grpc.SystemStub(channel).SwitchControlProcessor(
             spb.SwitchControlProcessorRequest(control_processor=path), timeout=30
         )
+
+
+def read_file(api: docker.APIClient, container: str, path: str) -> str | None:
+    try:
+        stream, _ = api.get_archive(container, path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        (member,) = archive.getmembers()
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        return extracted.read().decode()
+
+
+def start_token_writer(
+    stub: containerz_pb2_grpc.ContainerzStub, image_tar: Path, image: str, volume: str, name: str
+) -> None:
+    """Deploy ``image_tar`` (a long-running image) as ``image`` and run a container that writes
+    a random token to volume ``volume`` at /data/token, only if the volume holds none yet."""
+    deploy_file(stub, image_tar, image)
+    stub.CreateVolume(pb.CreateVolumeRequest(name=volume))
+    stub.StartContainer(
+        pb.StartContainerRequest(
+            image_name=image,
+            instance_name=name,
+            cmd="/bin/sh -c '[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; "
+            "while true; do sleep 1; done'",
+            volumes=[pb.Volume(name=volume, mount_point="/data")],
+        )
+    )
