@@ -80,6 +80,7 @@ class ImageManager:
 
     async def receive(self, name: str, tag: str, size: int) -> ImageLoad[ImageDetails]:
         """An upload of ``size`` bytes that streams into the engine as ``name:tag`` as it arrives."""
+        self._state.check_writable()
         reference = f"{name}:{tag}"
         root = await self._engine.storage_root()
         previous = await self._engine.inspect_image(reference)
@@ -166,6 +167,7 @@ class ImageManager:
 
     async def fetch(self, name: str, tag: str, source: RemoteSource) -> AsyncGenerator[int, None]:
         """Fetch ``name:tag`` from ``source``, yielding bytes received, at most four times a second."""
+        self._state.check_writable()
         if source.protocol is RemoteProtocol.REGISTRY:
             progress = self._pull(name, tag, source)
         elif source.protocol in (RemoteProtocol.HTTP, RemoteProtocol.HTTPS):

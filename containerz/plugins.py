@@ -67,6 +67,7 @@ class PluginManager:
 
     def receive(self, name: str, size: int) -> Upload:
         """An upload of ``size`` bytes kept, once complete, as the tarball of plugin ``name``."""
+        self._state.check_writable()
         return Upload(self._scratch, size, label=f"Deploy plugin {name}", keep=functools.partial(self._keep, name))
 
     async def _keep(self, name: str, received: Path, sha256: str) -> None:

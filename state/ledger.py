@@ -97,6 +97,9 @@ class Ledger:
     def change(self, change: Change) -> AbstractAsyncContextManager[Operation]:
         return self.store.change(change)
 
+    def check_writable(self) -> None:
+        self.store.check_writable()
+
     def frozen(self) -> AbstractAsyncContextManager[Snapshot]:
         return self.store.frozen()
 

@@ -60,6 +60,10 @@ class StateWriter(Protocol):
 
     def change(self, change: Change) -> AbstractAsyncContextManager[Operation]: ...
 
+    def check_writable(self) -> None:
+        """Raise :class:`NotActive` now if a change would be refused (before a long upload)."""
+        ...
+
 
 @dataclass
 class Operation:
@@ -149,6 +153,10 @@ class StateStore:
         # between the local fsync and the standby's.
         return await asyncio.shield(asyncio.ensure_future(self._append(make)))
 
+    def check_writable(self) -> None:
+        if self._retired:
+            raise NotActive("this control processor has handed over; send writes to the new active one")
+
     def retire(self) -> None:
         """Take no more writes: this control processor is handing over. Writers already
         queued for the lock are refused rather than written behind the new active's back."""
@@ -156,8 +164,7 @@ class StateStore:
 
     async def _append(self, make: _EntryMaker) -> Record:
         async with self._lock:
-            if self._retired:
-                raise NotActive("this control processor has handed over; send writes to the new active one")
+            self.check_writable()
             seq = self.desired.seq + 1
             record = Record(self._epochs.current(), seq, make(seq))
             await asyncio.to_thread(self._journal.append, [record])

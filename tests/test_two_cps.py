@@ -19,7 +19,7 @@ import pytest
 from protos.gnoi.containerz import containerz_pb2 as pb
 from protos.gnoi.containerz import containerz_pb2_grpc
 from tests.conftest import BusyboxImages
-from tests.support.client import code_of, deploy_file, eventually, pygnmi
+from tests.support.client import LockStepDeploy, code_of, deploy_file, eventually, pygnmi
 from tests.support.device import (
     NAMES,
     Device,
@@ -59,6 +59,16 @@ def test_the_standby_refuses_writes_but_answers_reads(
         stub = Stub(channel)
         code = code_of(lambda: stub.CreateVolume(pb.CreateVolumeRequest(name=unique("refused"))))
         assert code is grpc.StatusCode.UNAVAILABLE
+        # A Deploy is refused before the client sends the image, not after.
+        stream = LockStepDeploy(stub)
+        stream.send(pb.DeployRequest(image_transfer=pb.ImageTransfer(name=unique("refused"), image_size=1 << 30)))
+        assert code_of(stream.receive) is grpc.StatusCode.UNAVAILABLE
+        stream.cancel()
+        plugin = LockStepDeploy(stub)
+        transfer = pb.ImageTransfer(name=unique("refused"), image_size=1 << 20, is_plugin=True)
+        plugin.send(pb.DeployRequest(image_transfer=transfer))
+        assert code_of(plugin.receive) is grpc.StatusCode.UNAVAILABLE
+        plugin.cancel()
         list(stub.ListContainer(pb.ListContainerRequest(all=True)))  # reads work
 
 
