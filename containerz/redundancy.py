@@ -1,12 +1,14 @@
 """One of two control processors: standby until it holds mastership, then active until it hands over.
 
 The arbiter (an exclusive lock both control processors can see) decides who is active. The
-standby follows the active's journal over the Peer link and mirrors it on its own engine:
-images (fetched from the active), volumes, and the containers placed on it (L_BACKUP, L_ALL).
-The active takes writes, replicates each record before answering (see
-:mod:`state.replication`), binds the device's shared service address and runs what is placed
-on it. A planned switchover holds writes, stops the containers that move, releases mastership
-and lets the standby take it; a crash releases it too (the kernel drops the lock).
+standby follows the active's journal over the Peer link and mirrors it on its own engine
+(:mod:`containerz.mirror`): images and plugin tarballs fetched from the active, plugins,
+volumes, and the containers placed on it (L_BACKUP, L_ALL). The active takes writes, replicates
+each record (and the content it names) before answering (see :mod:`state.replication`), copies
+changed volume contents to the standby (:mod:`containerz.volumecopy`), binds the device's shared
+service address and runs what is placed on it. A planned switchover holds writes, stops the
+containers that move, copies every volume, releases mastership and lets the standby take it; a
+crash releases it too (the kernel drops the lock).
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ import grpc
 import structlog
 
 from containerz import desired as recorded
-from containerz import errors, volumedata
+from containerz import errors
 from containerz.engine.base import Engine
-from containerz.fsutil import discard
 from containerz.managers import Managers
-from containerz.model import Location, VolumeSummary
+from containerz.mirror import StandbyMirror
+from containerz.model import Location
 from containerz.peer.client import PeerClient, PeerError
 from containerz.placement import Placement, on_active, on_standby
 from containerz.platform import ControlProcessor, Platform, Role, SwitchoverTrigger
 from containerz.reconciler import Reconciler
 from containerz.settings import RedundancySettings
+from containerz.volumecopy import VolumeCopier
 from protos.containerz import peer_pb2 as pb
 from state import FileArbiter, Kind, Ledger, StandbyLink
 from state.arbiter import OutdatedMark
@@ -40,13 +43,10 @@ from state.desired import DesiredState
 log = structlog.get_logger(__name__)
 
 _PEER_POLL_SECONDS = 1.0
-_MIRROR_SECONDS = 5.0
 _BIND_RETRY_SECONDS = 0.05
 _BIND_ATTEMPTS = 200
 # How long a control processor that handed over waits for the other to take mastership.
 _HANDOVER_SECONDS = 10.0
-# Removals are mirrored in this order: what uses an object goes before the object it uses.
-_USERS_FIRST = (Kind.CONTAINER, Kind.VOLUME, Kind.PLUGIN, Kind.IMAGE, Kind.PLUGIN_TARBALL)
 
 
 ServiceStarter = Callable[[str], Awaitable[grpc.aio.Server]]
@@ -72,7 +72,6 @@ class Redundancy:
         self._engine = engine
         self._start_service = start_service
         self._reconciler = reconciler
-        self._scratch = scratch
         self._arbiter = FileArbiter(config.arbiter)
         self._outdated = OutdatedMark(config.arbiter.with_name(config.arbiter.name + ".outdated"))
         self._peer = PeerClient(config.peer_address)
@@ -81,11 +80,9 @@ class Redundancy:
         self._handed_over = asyncio.Event()
         self._yielding = False
         self.reboot_requested = asyncio.Event()
-        self._mirror_wanted = asyncio.Event()
-        self._volume_copy = asyncio.Lock()  # one volume copy to the standby at a time
-        # On the standby: every image and plugin tarball the journal records is here.
-        self._content_complete = False
-        # On the active: what the standby last said of itself.
+        self._mirror = StandbyMirror(ledger, managers, reconciler, self._peer)
+        self._volumes = VolumeCopier(ledger, managers, self._peer, scratch)
+        # On the active: what the standby last said of its content.
         self._standby_content_complete = False
         self._me = ControlProcessor(name, Role.SECONDARY)
         self._other = ControlProcessor(config.peer_name, Role.PRIMARY, up=False)
@@ -147,7 +144,7 @@ class Redundancy:
             switchover_ready=self._me.switchover_ready,
             last_switchover_time_ns=self._me.last_switchover_time_ns,
             last_switchover_trigger=self._me.last_switchover_trigger.value if self._me.last_switchover_trigger else "",
-            content_complete=self._content_complete,
+            content_complete=self._mirror.content_complete,
         )
 
     # ------------------------------------------------------------------ the role loop
@@ -172,14 +169,13 @@ class Redundancy:
     def on_applied(self, _: DesiredState) -> None:
         """Called (from a worker thread) when the standby has applied records from the active."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._mirror_wanted.set)
+            self._loop.call_soon_threadsafe(self._mirror.wake)
 
     async def _serve_as_standby(self) -> int:
         self._ledger.become_standby()
         self._managers.containers.place = on_standby
         self._me.role = Role.SECONDARY
         self._set_ready(False)
-        self._content_complete = False  # until the first mirror pass has checked
         if self._other.up:
             self._other.role = Role.PRIMARY
         await self._platform.announce()
@@ -191,7 +187,7 @@ class Redundancy:
         for change in list(self._ledger.desired.open_intents.values()):
             with contextlib.suppress(errors.ContainerzError):
                 await self._reconciler.undo(change)
-        mirror = asyncio.create_task(self._mirror())
+        mirror = asyncio.create_task(self._mirror.run())
         try:
             if self._yielding:
                 await self._let_peer_take_over()
@@ -231,7 +227,8 @@ class Redundancy:
         await self._reconciler.take_over(cut_off)
         background = [asyncio.create_task(self._keep_standby_in_sync(link))]
         if self._config.volume_sync_seconds > 0:
-            background.append(asyncio.create_task(self._copy_changed_volume_data(self._config.volume_sync_seconds)))
+            copying = self._volumes.copy_changed_every(self._config.volume_sync_seconds, self._standby_ready)
+            background.append(asyncio.create_task(copying))
         self._handed_over.clear()
         try:
             await self._handed_over.wait()
@@ -326,7 +323,7 @@ class Redundancy:
                 await self._service.stop(0.5)
                 self._service = None
             await self._stop_containers_that_move()
-            await self._copy_volume_data()
+            await self._volumes.copy_all()
             self._yielding = True
             self._arbiter.release(handed_over=planned)
             self._ledger.become_standby()
@@ -345,166 +342,23 @@ class Redundancy:
         ]
         await asyncio.gather(*(remove(name) for name in moving))
 
-    async def _copy_volume_data(self) -> None:
-        """Give the standby this side's volume contents: what the moving containers wrote."""
-        for name in list(self._ledger.desired.of(Kind.VOLUME)):
-            await self._copy_volume(name, "handover")
-
-    async def _copy_changed_volume_data(self, interval: float) -> None:
-        """Every ``interval`` seconds while the standby is ready, copy it the volumes whose
-        contents changed: what a crash of this control processor can lose of them is bounded
-        by the interval plus one copy. Volumes that containers use on the standby too (L_ALL,
-        L_BACKUP) keep the standby's own contents until a planned switchover."""
-        copied: dict[str, str] = {}  # volume: signature of the contents last copied
-        while True:
-            await asyncio.sleep(interval)
-            if not self._standby_ready():
-                copied.clear()  # the standby may have missed copies: start over when it is back
-                continue
-            shared = self._volumes_used_on_standby()
-            for name in list(self._ledger.desired.of(Kind.VOLUME)):
-                if name not in shared:
-                    signature = await self._copy_volume(name, "volume_sync", unless=copied.get(name))
-                    if signature is not None:
-                        copied[name] = signature
-
-    def _volumes_used_on_standby(self) -> set[str]:
-        return {
-            mount.volume
-            for record in self._ledger.desired.of(Kind.CONTAINER).values()
-            for spec in [recorded.container_spec(record)]
-            if on_standby(spec.location).runs_here
-            for mount in spec.volumes
-        }
-
-    async def _copy_volume(self, name: str, why: str, unless: str | None = None) -> str | None:
-        """Copy volume ``name``'s contents to the standby, unless their signature is ``unless``;
-        return the signature of what the standby now holds (None if nothing was copied)."""
-        try:
-            volume = await self._engine.inspect_volume(name)
-        except errors.ContainerzError as exc:  # the engine is gone: its volumes stay where they are
-            log.warning(f"{why}.volume_not_copied", volume=name, reason=exc.message)
-            return None
-        data = await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
-        if data is None:
-            return None
-        async with self._volume_copy:
-            archive = self._scratch / f"volume-{name}.tar"
-            try:
-                signature = await asyncio.to_thread(volumedata.signature, data)
-                if signature == unless:
-                    return signature
-                await asyncio.to_thread(volumedata.pack, data, archive)
-                await self._peer.put_volume_data(self._ledger.epoch, name, volumedata.read_chunks(archive))
-                log.info(f"{why}.volume_copied", volume=name)
-                return signature
-            except (ConnectionError, PeerError, OSError, errors.ContainerzError) as exc:
-                log.warning(f"{why}.volume_not_copied", volume=name, reason=str(exc))
-                return None
-            finally:
-                await discard(archive)
-
     async def receive_volume_data(self, epoch: int, name: str, chunks: AsyncIterator[bytes]) -> None:
         """On the standby: replace volume ``name``'s contents with the active's."""
-        if self.active:
-            raise errors.FailedPrecondition("volume data reached the active control processor")
-        if epoch < self._ledger.epoch:
-            raise errors.FailedPrecondition(f"volume data from epoch {epoch}, older than {self._ledger.epoch}")
-        record = self._ledger.desired.of(Kind.VOLUME).get(name)
-        if record is None:
-            raise errors.NotFound(f"volume {name} is not in the journal")
-        await self._managers.volumes.converge(name)
-        volume = await self._engine.inspect_volume(name)
-        data = await _local_data(volume) if volume is not None else None
-        if data is None:
-            raise errors.FailedPrecondition(f"volume {name} has no local data directory on this engine")
-        archive = self._scratch / f"volume-{name}.incoming.tar"
-        try:
-            await volumedata.write_chunks(chunks, archive)
-            await asyncio.to_thread(volumedata.unpack, archive, data)
-        finally:
-            await discard(archive)
-        log.info("standby.volume_data_received", volume=name)
+        self._check_from_active("volume data", epoch)
+        await self._volumes.receive(name, chunks)
 
-    # ------------------------------------------------------------------ mirroring (standby)
-
-    def _journaled(self) -> dict[Kind, set[str]]:
-        """What the journal has, and what it is being asked to make (an image may reach the
-        standby before its outcome is recorded), per kind."""
-        desired = self._ledger.desired
-        known = {kind: set(desired.of(kind)) for kind in Kind}
-        for change in desired.open_intents.values():
-            known[change.kind].add(change.key)
-        return known
-
-    async def _mirror(self) -> None:
-        mirrored = self._journaled()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._mirror_wanted.wait(), _MIRROR_SECONDS)
-            self._mirror_wanted.clear()
-            try:
-                now = self._journaled()
-                # Removed, or never made after all: gone from this engine too.
-                for kind in _USERS_FIRST:
-                    for key in sorted(mirrored[kind] - now[kind]):
-                        await self._reconciler.forget(kind, key)
-                mirrored = now
-                await self._fetch_missing_images()
-                await self._fetch_missing_plugin_tarballs()
-                self._content_complete = True
-                await self._reconciler.converge(bring_up=True)
-            except (errors.ContainerzError, ConnectionError) as exc:
-                log.warning("mirror.failed", reason=str(exc), content_complete=self._content_complete)
-
-    async def _fetch_missing_images(self) -> None:
-        """Fetch each recorded image this engine lacks, or holds in another version than the
-        journal records (a name:tag deployed again while this standby was away)."""
-        changing = self._being_changed(Kind.IMAGE)
-        for reference, record in list(self._ledger.desired.of(Kind.IMAGE).items()):
-            if reference in changing:
-                continue  # the active is deploying it again and sends it before the outcome
-            expected = recorded.image_id(record)
-            local = await self._engine.inspect_image(reference)
-            if local is None or (expected is not None and local.id != expected):
-                self._content_complete = False
-                await self.fetch_image(reference, expected)
-
-    def _being_changed(self, kind: Kind) -> set[str]:
-        return {change.key for change in self._ledger.desired.open_intents.values() if change.kind is kind}
-
-    async def fetch_image(self, reference: str, expected_id: str | None = None) -> None:
-        """Load ``reference`` into this engine from the other control processor's."""
-        name, _, tag = reference.rpartition(":")
-        chunks = self._peer.fetch_image(reference)
-        image = await self._managers.images.mirror(name, tag, chunks, expected_id)
-        log.info("mirror.image_fetched", image=reference, id=image.id)
-
-    async def _fetch_missing_plugin_tarballs(self) -> None:
-        changing = self._being_changed(Kind.PLUGIN_TARBALL)
-        for name, record in list(self._ledger.desired.of(Kind.PLUGIN_TARBALL).items()):
-            if name in changing:
-                continue
-            expected = str(record.get("sha256", ""))
-            if expected and await self._managers.plugins.checksum(name) != expected:
-                self._content_complete = False
-                await self.fetch_plugin_tarball(name, expected)
-
-    async def fetch_plugin_tarball(self, name: str, sha256: str) -> None:
-        """Keep plugin tarball ``name`` as the other control processor has it."""
-        await self._managers.plugins.mirror_tarball(name, self._peer.fetch_plugin_tarball(name), sha256)
-        log.info("mirror.plugin_tarball_fetched", plugin=name, sha256=sha256)
+    # ------------------------------------------------------------------ content (images, tarballs)
 
     async def prefetch_plugin_tarball(self, epoch: int, name: str, sha256: str) -> None:
         """The active asks (before it records a plugin tarball as deployed) that we hold it already."""
-        self._check_prefetch(epoch)
-        await self.fetch_plugin_tarball(name, sha256)
+        self._check_from_active("prefetch", epoch)
+        await self._mirror.fetch_plugin_tarball(name, sha256)
 
-    def _check_prefetch(self, epoch: int) -> None:
+    def _check_from_active(self, what: str, epoch: int) -> None:
         if self.active:
-            raise errors.FailedPrecondition("prefetch reached the active control processor")
+            raise errors.FailedPrecondition(f"{what} reached the active control processor")
         if epoch < self._ledger.epoch:
-            raise errors.FailedPrecondition(f"prefetch from epoch {epoch}, older than {self._ledger.epoch}")
+            raise errors.FailedPrecondition(f"{what} from epoch {epoch}, older than {self._ledger.epoch}")
 
     async def _replicate_plugin_tarball(self, name: str, sha256: str) -> None:
         """On the active: the standby must hold a plugin tarball before the record saying it is
@@ -515,8 +369,8 @@ class Redundancy:
 
     async def prefetch(self, epoch: int, reference: str) -> None:
         """The active asks (before it records an image as deployed) that we hold it already."""
-        self._check_prefetch(epoch)
-        await self.fetch_image(reference)
+        self._check_from_active("prefetch", epoch)
+        await self._mirror.fetch_image(reference)
 
     async def _replicate_image(self, reference: str) -> None:
         """On the active: the standby must hold an image before the record saying it is deployed.
@@ -578,11 +432,3 @@ class Redundancy:
 
 
 __all__ = ["Redundancy", "RedundancySettings"]
-
-
-async def _local_data(volume: VolumeSummary) -> Path | None:
-    """The volume's data directory, if the engine keeps it on this machine."""
-    if not volume.mountpoint:
-        return None
-    path = Path(volume.mountpoint)
-    return path if await asyncio.to_thread(path.is_dir) else None
