@@ -30,13 +30,6 @@ from tests.support.device import (
 Stub = containerz_pb2_grpc.ContainerzStub
 
 
-def roles(device: Device) -> tuple[str, str]:
-    active = active_name(device.service)
-    assert active is not None
-    assert eventually(ready(device.service, active), timeout=30)
-    return active, next(n for n in NAMES if n != active)
-
-
 def switch_and_wait(device: Device, to: str) -> None:
     switch(device.service, to)
     assert eventually(lambda: active_name(device.service) == to, timeout=20)
@@ -54,7 +47,7 @@ def test_3_5_a_removed_image_stays_removed(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
     image = unique("rm-img")
-    _active, standby = roles(device)
+    _active, standby = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
         deploy_file(stub, test_images.long_running, image)
@@ -68,7 +61,7 @@ def test_3_6_a_removed_container_stays_removed(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     image, name = unique("rmc-img"), unique("rmc")
-    _active, standby = roles(device)
+    _active, standby = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
         deploy_file(stub, test_images.long_running, image)
@@ -82,7 +75,7 @@ def test_3_12_a_container_stopped_between_two_switchovers_stays_stopped(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     image, name = unique("stop-img"), unique("stop")
-    first, second = roles(device)
+    first, second = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
         deploy_file(stub, test_images.long_running, image)
@@ -101,7 +94,7 @@ def test_3_13_and_3_14_a_container_and_its_volume_survive_a_double_switchover_in
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
     image, volume, name = unique("dbl-img"), unique("dbl-vol"), unique("dbl")
-    first, second = roles(device)
+    first, second = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         start_token_writer(Stub(channel), test_images.long_running, image, volume, name)
     assert eventually(lambda: bool(read_file(engines[first], name, "/data/token")))
@@ -120,7 +113,7 @@ def test_3_18_to_3_20_placement_follows_the_roles_across_a_switchover(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     image = unique("plf-img")
-    first, second = roles(device)
+    first, second = device.ready_roles()
     names = {
         unique("on-primary"): pb.StartContainerRequest.L_PRIMARY,
         unique("on-backup"): pb.StartContainerRequest.L_BACKUP,
@@ -148,7 +141,7 @@ def test_3_7_a_transfer_cut_by_a_switchover_leaves_no_partial_image(
     device: Device, big_image: Path, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
     image = unique("cut-img")
-    _first, second = roles(device)
+    _first, second = device.ready_roles()
     stream = LockStepDeploy(Stub(grpc.insecure_channel(device.service)), timeout=60)
     stream.send(
         pb.DeployRequest(image_transfer=pb.ImageTransfer(name=image, tag="v1", image_size=big_image.stat().st_size))

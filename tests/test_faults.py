@@ -281,10 +281,7 @@ def test_a_standby_killed_in_the_middle_of_its_bulk_sync_catches_up(
     """The standby is frozen, so the active's next write gives up on it (degraded) and the active
     starts bulk-syncing it; with that Install sent and unanswered, the standby is killed. It comes
     back, is synced again by itself, and can then take over with every acknowledged write."""
-    active = active_name(device.service)
-    assert active is not None
-    standby = next(n for n in NAMES if n != active)
-    assert eventually(ready(device.service, active), timeout=20)
+    active, standby = device.ready_roles()
     active_process, frozen = device.processes[active], device.processes[standby]
 
     def bulk_syncs() -> int:

@@ -80,10 +80,7 @@ def test_planned_switchover_keeps_image_volume_and_running_container(
 ) -> None:
     """CNTR-3.1 to 3.4, then 3.10/3.11 (switch back)."""
     image, volume, name = unique("sw-img"), unique("sw-vol"), unique("sw-ctr")
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
         deploy_file(stub, test_images.long_running, image)
@@ -126,10 +123,7 @@ def test_killing_the_active_fails_over_and_the_old_active_rejoins_as_standby(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str]
 ) -> None:
     image, name = unique("ko-img"), unique("ko-ctr")
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
         deploy_file(stub, test_images.long_running, image)
@@ -161,10 +155,7 @@ PLACEMENTS = {
 def test_placement(device: Device, test_images: BusyboxImages, unique: Callable[[str], str], placement: str) -> None:
     """CNTR-3.15 to 3.17: each control processor's own address lists what runs on it."""
     location, on_active, on_standby = PLACEMENTS[placement]
-    active = active_name(device.service)
-    assert active is not None
-    standby = next(n for n in NAMES if n != active)
-    assert eventually(ready(device.service, active), timeout=20)
+    active, standby = device.ready_roles()
     image, name = unique("pl-img"), unique("pl-ctr")
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
@@ -189,10 +180,7 @@ def test_volume_data_written_before_a_switchover_is_there_after_it(
     """CNTR-3.22: the container writes a token only if its volume holds none; after the
     switchover the new active's container must read back the very same token."""
     image, volume, name = unique("vd-img"), unique("vd-vol"), unique("vd-ctr")
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
         start_token_writer(stub, test_images.long_running, image, volume, name)
@@ -223,10 +211,7 @@ def test_volume_data_survives_a_crash_of_the_active_within_the_sync_interval(
     (plus one copy) before the active dies is on the new active."""
     device = syncing_device
     assert eventually(lambda: active_name(device.service) is not None, timeout=20)
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     image, volume, name = unique("rpo-img"), unique("rpo-vol"), unique("rpo-ctr")
     with grpc.insecure_channel(device.service) as channel:
         stub = Stub(channel)
@@ -288,10 +273,7 @@ def sha256_of(path: Path) -> str | None:
 def test_plugins_are_on_both_control_processors_and_survive_a_switchover(
     device: Device, plugin_tarball: Path, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     tarball, plugin, volume = unique("plug-tar"), f"{unique('plug')}:latest", unique("plug-vol")
     kept = {cp: device.directory / cp / "plugins" / f"{tarball}.tar" for cp in NAMES}
     with grpc.insecure_channel(device.service) as channel:
@@ -326,10 +308,7 @@ def test_plugins_are_on_both_control_processors_and_survive_a_switchover(
 def test_a_plugin_tarball_deployed_while_the_standby_was_away_reaches_it_when_back(
     device: Device, plugin_tarball: Path, unique: Callable[[str], str], tmp_path: Path
 ) -> None:
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     tarball = unique("late-tar")
     kept = device.directory / second / "plugins" / f"{tarball}.tar"
     with grpc.insecure_channel(device.service) as channel:
@@ -348,10 +327,7 @@ def test_a_plugin_tarball_deployed_while_the_standby_was_away_reaches_it_when_ba
 def test_an_image_deployed_again_while_the_standby_was_away_is_replaced_there(
     device: Device, test_images: BusyboxImages, unique: Callable[[str], str], engines: dict[str, docker.APIClient]
 ) -> None:
-    first = active_name(device.service)
-    assert first is not None
-    second = next(n for n in NAMES if n != first)
-    assert eventually(ready(device.service, first), timeout=20)
+    first, second = device.ready_roles()
     image = unique("redeployed")
     with grpc.insecure_channel(device.service) as channel:
         deploy_file(Stub(channel), test_images.long_running, image, "v1")

@@ -20,7 +20,7 @@ from protos.gnoi.containerz import containerz_pb2_grpc
 from protos.gnoi.system import system_pb2 as spb
 from protos.gnoi.system import system_pb2_grpc
 from protos.gnoi.types import types_pb2
-from tests.support.client import deploy_file
+from tests.support.client import deploy_file, eventually
 from tests.support.server import ServerProcess
 
 NAMES = ("Supervisor1", "Supervisor2")
@@ -65,6 +65,13 @@ class Device:
         for name in NAMES:
             self.start(name)
         return self
+
+    def ready_roles(self, timeout: float = 30) -> tuple[str, str]:
+        """(active, standby), once the active reports the standby switchover-ready."""
+        active = active_name(self.service)
+        assert active is not None, "no control processor is active"
+        assert eventually(ready(self.service, active), timeout=timeout), f"{active}'s standby is not ready"
+        return active, next(n for n in NAMES if n != active)
 
     def own(self, name: str) -> str:
         return self.processes[name].address
