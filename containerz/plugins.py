@@ -232,9 +232,10 @@ class PluginManager:
     async def exists(self, plugin_name: str) -> bool:
         return await self._find(plugin_name) is not None
 
-    async def converge(self, plugin_name: str) -> str | None:
+    async def converge(self, plugin_name: str, bring_up: bool) -> str | None:
         """Make plugin ``plugin_name`` on this engine what its journal record says: created from
-        its tarball if the engine lacks it, enabled or disabled."""
+        its tarball if the engine lacks it, and enabled if recorded so. With ``bring_up`` (a
+        takeover, not drift repair) an existing plugin is also enabled or disabled to match."""
         async with self._locks.hold(plugin_name):
             record = self._state.desired.of(Kind.PLUGIN).get(plugin_name)
             if record is None:
@@ -250,6 +251,8 @@ class PluginManager:
                     )
                 await self._create(plugin_name, tarball, record["config"])
                 done.append("created")
+            elif not bring_up:
+                return None
             enabled = plugin is not None and plugin.enabled
             if record["enabled"] and not enabled:
                 await self._engine.enable_plugin(plugin_name, self._enable_timeout)

@@ -101,7 +101,9 @@ class Reconciler:
         desired = self._state.desired
         # Plugins first: a volume or a container may need the driver one provides.
         plugins = list(desired.of(Kind.PLUGIN))
-        await asyncio.gather(*(self._report("plugin", n, self._managers.plugins.converge(n)) for n in plugins))
+        await asyncio.gather(
+            *(self._report("plugin", n, self._managers.plugins.converge(n, bring_up)) for n in plugins)
+        )
         volumes = list(desired.of(Kind.VOLUME))
         await asyncio.gather(*(self._report("volume", n, self._managers.volumes.converge(n)) for n in volumes))
         # Containers are independent of each other (each under its own lock): bring them up together.

@@ -226,3 +226,17 @@ def test_a_plugin_tarball_deploy_cut_off_by_a_crash_is_rolled_back(
     plugin = f"{unique('cut-plug-on')}:latest"
     stub.StartPlugin(pb.StartPluginRequest(name=redeployed, instance_name=plugin, config=plugin_config_json()))
     stub.RemovePlugin(pb.RemovePluginRequest(instance_name=plugin))
+
+
+def test_a_plugin_removed_behind_the_servers_back_is_made_again(
+    device: Device, plugin_tarball: Path, unique: Callable[[str], str], docker_api: docker.APIClient
+) -> None:
+    stub = device.boot()
+    tarball, plugin = unique("drift-plug"), f"{unique('drift-plug-on')}:latest"
+    deploy_file(stub, plugin_tarball, tarball, is_plugin=True)
+    stub.StartPlugin(pb.StartPluginRequest(name=tarball, instance_name=plugin, config=plugin_config_json()))
+    first_id = docker_api.inspect_plugin(plugin)["Id"]
+    docker_api.remove_plugin(plugin, force=True)
+    assert eventually(lambda: plugin_states(docker_api, (plugin,)) == {plugin: True})
+    assert docker_api.inspect_plugin(plugin)["Id"] != first_id
+    stub.RemovePlugin(pb.RemovePluginRequest(instance_name=plugin))
