@@ -127,7 +127,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=float(
             _env(environ, "CONTAINERZ_RECONCILE_INTERVAL", default=str(_DEFAULTS.reconcile_interval_seconds))
         ),
-        help="how often recorded containers and volumes the engine lost are recreated "
+        help="how often recorded containers, volumes and plugins the engine lost are recreated "
         "[CONTAINERZ_RECONCILE_INTERVAL] (default: %(default)s)",
     )
     parser.add_argument(
