@@ -119,11 +119,12 @@ def main() -> None:
                 grpc_ms, engine_ms = timed(via_grpc, args.calls), timed(via_engine, args.calls)
                 replay_ms = timed(via_replay, args.calls)
         finally:
+            # The server first: it recreates recorded containers removed behind its back.
+            channel.close()
+            server.stop()
             for name in names:
                 with contextlib.suppress(docker.errors.NotFound):
                     api.remove_container(name, force=True)
-            channel.close()
-            server.stop()
             with contextlib.suppress(docker.errors.NotFound):
                 api.remove_image(f"{PREFIX}:latest", force=True)
 
