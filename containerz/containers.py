@@ -286,6 +286,14 @@ class ContainerManager:
                 return "stopped"
             return None
 
+    def placed_as_recorded(self, name: str, present: set[str]) -> bool:
+        """Whether container ``name`` is on this engine (``present`` lists what is) exactly
+        when its recorded location says it runs here."""
+        record = self._state.desired.of(Kind.CONTAINER).get(name)
+        if record is None:
+            return True
+        return (name in present) == self.place(desired.container_spec(record).location).runs_here
+
     async def discard(self, name: str) -> None:
         """Remove container ``name`` from this engine if it is there."""
         async with self._locks.hold(name):

@@ -104,12 +104,26 @@ class Reconciler:
         await asyncio.gather(
             *(self._report("plugin", n, self._managers.plugins.converge(n, bring_up)) for n in plugins)
         )
-        volumes = list(desired.of(Kind.VOLUME))
+        volumes, containers = list(desired.of(Kind.VOLUME)), list(desired.of(Kind.CONTAINER))
+        if not bring_up:
+            volumes, containers = await self._drifted(volumes, containers)
         await asyncio.gather(*(self._report("volume", n, self._managers.volumes.converge(n)) for n in volumes))
         # Containers are independent of each other (each under its own lock): bring them up together.
-        containers = list(desired.of(Kind.CONTAINER))
         await asyncio.gather(
             *(self._report("container", n, self._managers.containers.converge(n, bring_up)) for n in containers)
+        )
+
+    async def _drifted(self, volumes: list[str], containers: list[str]) -> tuple[list[str], list[str]]:
+        """Of the recorded volumes and containers, those the engine lost (or holds where they
+        should not run): drift repair runs every interval, so it lists each kind once rather
+        than inspecting every object."""
+        engine = self._managers.engine
+        present_volumes = {v.name for v in await engine.list_volumes({})}
+        present_containers = {c.name for c in await engine.list_containers(all=True, filters={})}
+        placed = self._managers.containers.placed_as_recorded
+        return (
+            [name for name in volumes if name not in present_volumes],
+            [name for name in containers if not placed(name, present_containers)],
         )
 
     async def _report(self, kind: str, name: str, action: Awaitable[str | None]) -> None:
