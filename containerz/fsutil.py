@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from pathlib import Path
 from typing import Any
+
+import aiofiles
 
 from state.files import fsync_directory
 
@@ -43,3 +45,10 @@ async def finish_despite_cancellation(cleanup: Coroutine[Any, Any, object]) -> N
 async def discard(path: Path) -> None:
     """Delete ``path`` if it exists, surviving cancellation (see finish_despite_cancellation)."""
     await finish_despite_cancellation(asyncio.to_thread(path.unlink, missing_ok=True))
+
+
+async def read_chunks(path: Path, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
+    """The file's bytes, ``chunk_bytes`` at a time, read off the event loop."""
+    async with aiofiles.open(path, "rb") as source:
+        while chunk := await source.read(chunk_bytes):
+            yield chunk

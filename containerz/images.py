@@ -13,13 +13,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles
 import structlog
 
 from containerz import desired, errors
 from containerz.download import http_download
 from containerz.engine.base import Engine, RegistryAuth
-from containerz.fsutil import discard, finish_despite_cancellation
+from containerz.fsutil import discard, finish_despite_cancellation, read_chunks
 from containerz.imageload import ImageLoad
 from containerz.locks import KeyedLocks
 from containerz.model import ImageDetails, ImageSummary
@@ -94,8 +93,11 @@ class ImageManager:
     async def install(self, tarball: Path, name: str, tag: str) -> ImageDetails:
         """Load a downloaded tarball into the engine as exactly ``name:tag``."""
         size = (await asyncio.to_thread(tarball.stat)).st_size
-        async with await self.receive(name, tag, size) as load, aiofiles.open(tarball, "rb") as source:
-            while chunk := await source.read(_FILE_CHUNK_BYTES):
+        async with (
+            await self.receive(name, tag, size) as load,
+            aclosing(read_chunks(tarball, _FILE_CHUNK_BYTES)) as chunks,
+        ):
+            async for chunk in chunks:
                 load.admit(len(chunk))
                 await load.write(chunk)
             return await load.finish()

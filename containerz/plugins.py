@@ -22,6 +22,7 @@ import os
 import secrets
 import tarfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from pathlib import Path
 
 import aiofiles
@@ -29,7 +30,7 @@ import structlog
 
 from containerz import desired, errors
 from containerz.engine.base import Engine
-from containerz.fsutil import atomic_replace, discard, finish_despite_cancellation, fsync_directory
+from containerz.fsutil import atomic_replace, discard, finish_despite_cancellation, fsync_directory, read_chunks
 from containerz.locks import KeyedLocks
 from containerz.model import PluginSummary
 from containerz.settings import Settings
@@ -95,10 +96,14 @@ class PluginManager:
         if await asyncio.to_thread(previous.exists):
             await asyncio.to_thread(atomic_replace, previous, target)
             return "restored"
-        if name not in self._state.desired.of(Kind.PLUGIN_TARBALL) and await asyncio.to_thread(target.exists):
-            await asyncio.to_thread(_unlink_durably, target)
-            return "removed"
-        return None
+        return await self._remove_unless_recorded(name)
+
+    async def _remove_unless_recorded(self, name: str) -> str | None:
+        path = self.tarball(name)
+        if name in self._state.desired.of(Kind.PLUGIN_TARBALL) or not await asyncio.to_thread(path.exists):
+            return None
+        await asyncio.to_thread(_unlink_durably, path)
+        return "removed"
 
     async def roll_back_tarball(self, name: str) -> str | None:
         """Put back the tarball a Deploy cut off by a crash replaced (or remove it, if it was new)."""
@@ -115,12 +120,8 @@ class PluginManager:
 
     async def discard_tarball(self, name: str) -> str | None:
         """Delete tarball ``name`` from this control processor (the standby mirroring a removal)."""
-        path = self.tarball(name)
         async with self._locks.hold(_tarball_key(name)):
-            if name in self._state.desired.of(Kind.PLUGIN_TARBALL) or not await asyncio.to_thread(path.exists):
-                return None
-            await asyncio.to_thread(_unlink_durably, path)
-            return "removed"
+            return await self._remove_unless_recorded(name)
 
     async def checksum(self, name: str) -> str | None:
         """The SHA-256 of tarball ``name`` here, or None if there is none (cached per file version)."""
@@ -142,8 +143,8 @@ class PluginManager:
         path = self.tarball(name)
         if not await asyncio.to_thread(path.exists):
             raise errors.NotFound(f"no deployed plugin tarball named {name}")
-        async with aiofiles.open(path, "rb") as source:
-            while chunk := await source.read(_READ_CHUNK_BYTES):
+        async with aclosing(read_chunks(path, _READ_CHUNK_BYTES)) as chunks:
+            async for chunk in chunks:
                 yield chunk
 
     async def mirror_tarball(self, name: str, chunks: AsyncIterator[bytes], expected_sha256: str) -> None:

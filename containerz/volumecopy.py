@@ -17,7 +17,7 @@ import structlog
 
 from containerz import desired as recorded
 from containerz import errors, volumedata
-from containerz.fsutil import discard
+from containerz.fsutil import discard, read_chunks
 from containerz.managers import Managers
 from containerz.model import VolumeSummary
 from containerz.peer.client import PeerClient, PeerError
@@ -38,7 +38,9 @@ class VolumeCopier:
     async def copy_all(self) -> None:
         """On the active handing over: give the standby what the moving containers wrote."""
         for name in list(self._ledger.desired.of(Kind.VOLUME)):
-            await self._copy(name, "handover")
+            data = await self._local_data_of(name, "handover")
+            if data is not None:
+                await self._send(name, data, "handover")
 
     async def copy_changed_every(self, interval: float, standby_ready: Callable[[], bool]) -> None:
         """On the active, forever: every ``interval`` seconds while the standby is ready, copy
@@ -51,10 +53,16 @@ class VolumeCopier:
                 continue
             shared = self._used_on_standby()
             for name in list(self._ledger.desired.of(Kind.VOLUME)):
-                if name not in shared:
-                    signature = await self._copy(name, "volume_sync", unless=copied.get(name))
-                    if signature is not None:
-                        copied[name] = signature
+                data = None if name in shared else await self._local_data_of(name, "volume_sync")
+                if data is None:
+                    continue
+                try:
+                    signature = await asyncio.to_thread(volumedata.signature, data)
+                except OSError as exc:
+                    log.warning("volume_sync.volume_not_copied", volume=name, reason=str(exc))
+                    continue
+                if signature != copied.get(name) and await self._send(name, data, "volume_sync"):
+                    copied[name] = signature
 
     async def receive(self, name: str, chunks: AsyncIterator[bytes]) -> None:
         """On the standby: replace volume ``name``'s contents with the active's."""
@@ -82,32 +90,29 @@ class VolumeCopier:
             for mount in spec.volumes
         }
 
-    async def _copy(self, name: str, why: str, unless: str | None = None) -> str | None:
-        """Copy volume ``name``'s contents to the standby, unless their signature is ``unless``;
-        return the signature of what the standby now holds (None if nothing was copied)."""
+    async def _local_data_of(self, name: str, why: str) -> Path | None:
+        """Volume ``name``'s data directory, if it is a plain local volume of this engine."""
         try:
             volume = await self._managers.engine.inspect_volume(name)
         except errors.ContainerzError as exc:  # the engine is gone: its volumes stay where they are
             log.warning(f"{why}.volume_not_copied", volume=name, reason=exc.message)
             return None
-        data = await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
-        if data is None:
-            return None
+        return await _local_data(volume) if volume is not None and volume.holds_its_own_data else None
+
+    async def _send(self, name: str, data: Path, why: str) -> bool:
+        """Replace the standby's contents of volume ``name`` with ``data``; return whether it did."""
         async with self._one_at_a_time:
             archive = self._scratch / f"volume-{name}.tar"
             try:
-                signature = await asyncio.to_thread(volumedata.signature, data)
-                if signature == unless:
-                    return signature
                 await asyncio.to_thread(volumedata.pack, data, archive)
-                await self._peer.put_volume_data(self._ledger.epoch, name, volumedata.read_chunks(archive))
-                log.info(f"{why}.volume_copied", volume=name)
-                return signature
+                await self._peer.put_volume_data(self._ledger.epoch, name, read_chunks(archive, volumedata.CHUNK_BYTES))
             except (ConnectionError, PeerError, OSError, errors.ContainerzError) as exc:
                 log.warning(f"{why}.volume_not_copied", volume=name, reason=str(exc))
-                return None
+                return False
             finally:
                 await discard(archive)
+        log.info(f"{why}.volume_copied", volume=name)
+        return True
 
 
 async def _local_data(volume: VolumeSummary) -> Path | None:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import shutil
 import tarfile
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiofiles
@@ -52,12 +52,6 @@ def unpack(archive: Path, mountpoint: Path) -> None:
             entry.unlink()
     with tarfile.open(archive, "r:") as tar:
         tar.extractall(mountpoint, filter="data")
-
-
-async def read_chunks(path: Path) -> AsyncGenerator[bytes, None]:
-    async with aiofiles.open(path, "rb") as source:
-        while chunk := await source.read(CHUNK_BYTES):
-            yield chunk
 
 
 async def write_chunks(chunks: AsyncIterator[bytes], path: Path) -> None:
